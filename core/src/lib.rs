@@ -1,0 +1,32 @@
+//! # skiff-core
+//!
+//! The vocabulary every part of Skiff speaks, with no I/O: the Kubernetes object model
+//! ([`meta`], [`kinds`]), [`Quantity`], label and field [`selector`]s, decoding of YAML/JSON manifests
+//! ([`codec`]), [`validation`] and [`defaults`] as Kubernetes does them, and the [`Resource`] trait
+//! through which users add their own kinds. Later issues add the `Store` and `Client` traits, informers,
+//! the work queue, the controller runtime and the CRI-shaped `Runtime` trait here.
+//!
+//! ```
+//! use skiff_core::kinds::Pod;
+//! use skiff_core::Resource;
+//!
+//! let pod = Pod::named("web");
+//! assert_eq!((Pod::KIND, pod.api_version.as_str()), ("Pod", "v1"));
+//! ```
+
+pub mod intstr;
+pub mod kinds;
+pub mod meta;
+pub mod quantity;
+pub mod resource;
+pub mod selector;
+
+pub use intstr::IntOrString;
+pub use quantity::Quantity;
+pub use resource::{ApiResource, Resource, Scope};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use schemars;
+    pub use serde;
+}
