@@ -20,13 +20,9 @@ pub mod meta;
 pub mod quantity;
 pub mod resource;
 pub mod selector;
+pub mod validation;
 
 pub use intstr::IntOrString;
 pub use quantity::Quantity;
 pub use resource::{ApiResource, Resource, Scope};
 
-#[doc(hidden)]
-pub mod __private {
-    pub use schemars;
-    pub use serde;
-}

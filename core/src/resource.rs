@@ -147,7 +147,8 @@ impl ApiResource {
 ///
 /// The struct derives `Clone`, `Debug`, `PartialEq`, serde (camelCase) and `schemars::JsonSchema`; its
 /// `Default` fills `apiVersion` and `kind`, and `Type::named(name)` builds one with a name. Field types must
-/// implement `Default`. See the [module docs](crate::resource) for an example.
+/// implement `Default`. Like kube's `CustomResource` derive, it needs `serde` and `schemars` (1.x) among your
+/// crate's dependencies. See the [module docs](crate::resource) for an example.
 #[macro_export]
 macro_rules! object {
     (
@@ -162,11 +163,8 @@ macro_rules! object {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Clone, Debug, PartialEq,
-            $crate::__private::serde::Serialize, $crate::__private::serde::Deserialize,
-            $crate::__private::schemars::JsonSchema)]
-        #[serde(crate = "$crate::__private::serde", rename_all = "camelCase")]
-        #[schemars(crate = "$crate::__private::schemars")]
+        #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
+        #[serde(rename_all = "camelCase")]
         pub struct $name {
             /// `group/version` of the schema (filled by `Default`).
             #[serde(default, skip_serializing_if = "String::is_empty")]

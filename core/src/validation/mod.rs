@@ -1,0 +1,20 @@
+//! Validation as Kubernetes does it: every error, each with its field path and Kubernetes' wording.
+//!
+//! [`Validate`] is implemented by every built-in kind; implement it for your own kinds (the default
+//! method accepts everything, so `impl Validate for MyKind {}` is enough to register a kind).
+//! The API server turns a non-empty [`FieldErrors`] into a 422 `Invalid` status with one cause per error
+//! ([`FieldErrors::to_status`]).
+
+mod field;
+pub mod names;
+pub mod object_meta;
+
+pub use field::{ErrorType, FieldError, FieldErrors, FieldPath};
+
+/// A kind that can check itself the way the Kubernetes API server would on create and update.
+pub trait Validate {
+    /// Returns every problem found (empty = valid). Call after defaulting, as the API server does.
+    fn validate(&self) -> FieldErrors {
+        FieldErrors::default()
+    }
+}
