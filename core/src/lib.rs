@@ -14,6 +14,9 @@
 //! assert_eq!((Pod::KIND, pod.api_version.as_str()), ("Pod", "v1"));
 //! ```
 
+pub mod codec;
+pub mod defaults;
+pub mod dynamic;
 pub mod intstr;
 pub mod kinds;
 pub mod meta;
@@ -22,7 +25,7 @@ pub mod resource;
 pub mod selector;
 pub mod validation;
 
+pub use dynamic::DynamicObject;
 pub use intstr::IntOrString;
 pub use quantity::Quantity;
 pub use resource::{ApiResource, Resource, Scope};
-

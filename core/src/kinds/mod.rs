@@ -1,1 +1,57 @@
-//! The built-in kinds.
+//! The built-in kinds, with Kubernetes' field names and JSON shapes.
+//!
+//! | kind | apiVersion | plural (short) | scope |
+//! |---|---|---|---|
+//! | [`Pod`] | v1 | pods (po) | namespaced |
+//! | [`ReplicaSet`] | apps/v1 | replicasets (rs) | namespaced |
+//! | [`Service`] | v1 | services (svc) | namespaced |
+//! | [`Endpoints`] | v1 | endpoints (ep) | namespaced |
+//! | [`Node`] | v1 | nodes (no) | cluster |
+//! | [`Namespace`] | v1 | namespaces (ns) | cluster |
+//! | [`Event`] | v1 | events (ev) | namespaced |
+//! | [`ConfigMap`] | v1 | configmaps (cm) | namespaced |
+//! | [`Lease`] | coordination.k8s.io/v1 | leases | namespaced |
+//!
+//! [`Scale`] (autoscaling/v1) is the body of the ReplicaSet `scale` subresource, not a stored kind.
+//!
+//! Conventions: `spec` is always present (defaulted when absent); `status` is optional; lists and maps are
+//! omitted when empty; enumerated strings (`restartPolicy`, `phase`, `type`) are `Option<String>` so that a
+//! wrong value reaches validation, which names the field, instead of failing to decode.
+
+mod configmap;
+mod endpoints;
+mod event;
+mod lease;
+mod namespace;
+mod node;
+mod object_reference;
+mod pod;
+mod replicaset;
+mod service;
+mod taint;
+
+pub use configmap::ConfigMap;
+pub use endpoints::{EndpointAddress, EndpointPort, EndpointSubset, Endpoints};
+pub use event::{Event, EventSeries, EventSource};
+pub use lease::{Lease, LeaseSpec};
+pub use namespace::{Namespace, NamespaceCondition, NamespaceSpec, NamespaceStatus};
+pub use node::{
+    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus,
+    NodeSystemInfo,
+};
+pub use object_reference::ObjectReference;
+pub use pod::{
+    ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, ContainerState,
+    ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HostIp, HostPathVolumeSource,
+    HttpGetAction, HttpHeader, KeyToPath, ObjectFieldSelector, Pod, PodCondition, PodIp, PodSpec,
+    PodStatus, PodTemplateSpec, Probe, ResourceRequirements, TcpSocketAction, Volume, VolumeMount,
+};
+pub use replicaset::{
+    ReplicaSet, ReplicaSetCondition, ReplicaSetSpec, ReplicaSetStatus, Scale, ScaleSpec,
+    ScaleStatus,
+};
+pub use service::{
+    LoadBalancerIngress, LoadBalancerStatus, Service, ServicePort, ServiceSpec, ServiceStatus,
+};
+pub use taint::{Taint, Toleration};

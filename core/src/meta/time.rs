@@ -67,7 +67,9 @@ fn parse_rfc3339<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Er
     let s = String::deserialize(d)?;
     DateTime::parse_from_rfc3339(&s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| serde::de::Error::custom(format!("invalid timestamp {s:?}: {e} (want RFC 3339)")))
+        .map_err(|e| {
+            serde::de::Error::custom(format!("invalid timestamp {s:?}: {e} (want RFC 3339)"))
+        })
 }
 
 impl Serialize for Time {
@@ -125,7 +127,10 @@ mod tests {
     #[test]
     fn micro_time_keeps_micros() {
         let t: MicroTime = serde_json::from_str("\"2024-05-01T10:00:00.123456Z\"").unwrap();
-        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2024-05-01T10:00:00.123456Z\"");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2024-05-01T10:00:00.123456Z\""
+        );
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub enum ErrorType {
     Duplicate,
     /// The value is not one of the supported values.
     NotSupported,
+    /// The value refers to something that does not exist (a volume mount naming no volume).
+    NotFound,
     /// The field may not be set (here, or together with another field).
     Forbidden,
     /// The value is longer than allowed.
@@ -78,6 +80,7 @@ impl ErrorType {
             ErrorType::Invalid => "FieldValueInvalid",
             ErrorType::Duplicate => "FieldValueDuplicate",
             ErrorType::NotSupported => "FieldValueNotSupported",
+            ErrorType::NotFound => "FieldValueNotFound",
             ErrorType::Forbidden => "FieldValueForbidden",
             ErrorType::TooLong => "FieldValueTooLong",
             ErrorType::TooMany => "FieldValueTooMany",
@@ -144,6 +147,16 @@ impl FieldError {
         )
     }
 
+    /// `field: Not found: "v"`.
+    pub fn not_found(path: &FieldPath, value: impl fmt::Display) -> Self {
+        Self::new(
+            path,
+            ErrorType::NotFound,
+            Some(value.to_string()),
+            String::new(),
+        )
+    }
+
     /// `field: Forbidden: detail`.
     pub fn forbidden(path: &FieldPath, detail: impl Into<String>) -> Self {
         Self::new(path, ErrorType::Forbidden, None, detail.into())
@@ -175,6 +188,7 @@ impl FieldError {
             ErrorType::Invalid => "Invalid value",
             ErrorType::Duplicate => "Duplicate value",
             ErrorType::NotSupported => "Unsupported value",
+            ErrorType::NotFound => "Not found",
             ErrorType::Forbidden => "Forbidden",
             ErrorType::TooLong => "Too long",
             ErrorType::TooMany => "Too many",
@@ -329,7 +343,11 @@ mod tests {
         .into_iter()
         .collect();
         let s = errs.to_status("Pod", "x");
-        assert!(s.message.as_deref().unwrap().contains("[metadata.name: Required value, "));
+        assert!(s
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("[metadata.name: Required value, "));
         let causes = s.details.unwrap().causes;
         assert_eq!(causes[1].reason.as_deref(), Some("FieldValueDuplicate"));
         assert_eq!(causes[1].field.as_deref(), Some("metadata.finalizers[1]"));

@@ -5,11 +5,23 @@
 //! The API server turns a non-empty [`FieldErrors`] into a 422 `Invalid` status with one cause per error
 //! ([`FieldErrors::to_status`]).
 
+mod configmap;
+mod endpoints;
+mod event;
 mod field;
+mod lease;
 pub mod names;
+mod namespace;
+mod node;
 pub mod object_meta;
+pub mod pod;
+mod replicaset;
+mod service;
 
+pub use event::EVENT_TYPES;
 pub use field::{ErrorType, FieldError, FieldErrors, FieldPath};
+pub use node::TAINT_EFFECTS;
+pub use service::SERVICE_TYPES;
 
 /// A kind that can check itself the way the Kubernetes API server would on create and update.
 pub trait Validate {

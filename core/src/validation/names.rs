@@ -31,7 +31,9 @@ fn dns1123_label_shape(s: &str) -> bool {
 pub fn dns1123_label(s: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if s.len() > DNS1123_LABEL_MAX {
-        errs.push(format!("must be no more than {DNS1123_LABEL_MAX} characters"));
+        errs.push(format!(
+            "must be no more than {DNS1123_LABEL_MAX} characters"
+        ));
     }
     if !dns1123_label_shape(s) {
         errs.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".into());
@@ -49,12 +51,85 @@ pub fn dns1123_label(s: &str) -> Vec<String> {
 pub fn dns1123_subdomain(s: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if s.len() > DNS1123_SUBDOMAIN_MAX {
-        errs.push(format!("must be no more than {DNS1123_SUBDOMAIN_MAX} characters"));
+        errs.push(format!(
+            "must be no more than {DNS1123_SUBDOMAIN_MAX} characters"
+        ));
     }
     if s.is_empty() || !s.split('.').all(dns1123_label_shape) {
         errs.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".into());
     }
     errs
+}
+
+/// A DNS-1035 label: like a DNS-1123 label but starting with a letter (Service names).
+///
+/// ```
+/// # use skiff_core::validation::names::dns1035_label;
+/// assert!(dns1035_label("web").is_empty());
+/// assert!(!dns1035_label("1web").is_empty());
+/// ```
+pub fn dns1035_label(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > DNS1123_LABEL_MAX {
+        errs.push(format!(
+            "must be no more than {DNS1123_LABEL_MAX} characters"
+        ));
+    }
+    if !dns1123_label_shape(s) || !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        errs.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into());
+    }
+    errs
+}
+
+/// A ConfigMap key: at most 253 alphanumerics, '-', '_' or '.', and not `.` or `..`.
+///
+/// ```
+/// # use skiff_core::validation::names::config_map_key;
+/// assert!(config_map_key("app.properties").is_empty());
+/// assert!(!config_map_key("a/b").is_empty());
+/// ```
+pub fn config_map_key(s: &str) -> Vec<String> {
+    let mut errs = Vec::new();
+    if s.len() > DNS1123_SUBDOMAIN_MAX {
+        errs.push(format!(
+            "must be no more than {DNS1123_SUBDOMAIN_MAX} characters"
+        ));
+    }
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        errs.push("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')".into());
+    }
+    if s == "." || s == ".." {
+        errs.push(format!("must not be '{s}'"));
+    }
+    errs
+}
+
+/// An IP address (v4 or v6).
+pub fn ip_address(s: &str) -> Vec<String> {
+    match s.parse::<std::net::IpAddr>() {
+        Ok(_) => Vec::new(),
+        Err(_) => vec!["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into()],
+    }
+}
+
+/// A CIDR block such as `10.244.0.0/24`.
+pub fn cidr(s: &str) -> Vec<String> {
+    let ok = s.split_once('/').is_some_and(|(ip, bits)| {
+        match (ip.parse::<std::net::IpAddr>(), bits.parse::<u8>()) {
+            (Ok(std::net::IpAddr::V4(_)), Ok(b)) => b <= 32,
+            (Ok(std::net::IpAddr::V6(_)), Ok(b)) => b <= 128,
+            _ => false,
+        }
+    });
+    if ok {
+        Vec::new()
+    } else {
+        vec!["must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)".into()]
+    }
 }
 
 fn qualified_name_part(s: &str) -> bool {
@@ -94,7 +169,9 @@ pub fn qualified_name(s: &str) -> Vec<String> {
         errs.push("name part must be non-empty".into());
     } else {
         if name.len() > LABEL_VALUE_MAX {
-            errs.push(format!("name part must be no more than {LABEL_VALUE_MAX} characters"));
+            errs.push(format!(
+                "name part must be no more than {LABEL_VALUE_MAX} characters"
+            ));
         }
         if !qualified_name_part(name) {
             errs.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into());
@@ -187,12 +264,41 @@ mod tests {
 
     #[test]
     fn qualified_names() {
-        for ok in ["app", "App_1.x", "example.com/app", "kubernetes.io/hostname"] {
+        for ok in [
+            "app",
+            "App_1.x",
+            "example.com/app",
+            "kubernetes.io/hostname",
+        ] {
             assert!(qualified_name(ok).is_empty(), "{ok}");
         }
-        for bad in ["", "/app", "example.com/", "Example.com/app", "a b", "_a", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "/app",
+            "example.com/",
+            "Example.com/app",
+            "a b",
+            "_a",
+            &"a".repeat(64),
+        ] {
             assert!(!qualified_name(bad).is_empty(), "{bad}");
         }
+    }
+
+    #[test]
+    fn dns1035_config_keys_ips_cidrs() {
+        assert!(dns1035_label("a1").is_empty());
+        assert!(!dns1035_label("1a").is_empty());
+        assert!(config_map_key("A_b-c.d").is_empty());
+        for bad in ["", ".", "..", "a b", "a/b"] {
+            assert!(!config_map_key(bad).is_empty(), "{bad}");
+        }
+        assert!(ip_address("10.0.0.1").is_empty());
+        assert!(ip_address("::1").is_empty());
+        assert!(!ip_address("10.0.0.256").is_empty());
+        assert!(cidr("10.244.0.0/16").is_empty());
+        assert!(!cidr("10.244.0.0/33").is_empty());
+        assert!(!cidr("10.244.0.0").is_empty());
     }
 
     #[test]

@@ -37,7 +37,11 @@ pub fn validate_object_meta(meta: &ObjectMeta, scope: Scope, name_check: NameChe
             // The generated suffix is 5 alphanumerics; check the prefix as if it ended with one.
             let candidate = format!("{}a", prefix.trim_end_matches('-'));
             for msg in name_check(&candidate) {
-                errs.push(FieldError::invalid(&path.child("generateName"), prefix, msg));
+                errs.push(FieldError::invalid(
+                    &path.child("generateName"),
+                    prefix,
+                    msg,
+                ));
             }
         }
         _ => errs.push(FieldError::required(
@@ -124,7 +128,10 @@ pub fn validate_labels(labels: &BTreeMap<String, String>, path: &FieldPath) -> F
 }
 
 /// Validates annotation keys (qualified names, lower-cased) and the total size.
-pub fn validate_annotations(annotations: &BTreeMap<String, String>, path: &FieldPath) -> FieldErrors {
+pub fn validate_annotations(
+    annotations: &BTreeMap<String, String>,
+    path: &FieldPath,
+) -> FieldErrors {
     let mut errs = FieldErrors::default();
     let mut total = 0;
     for (k, v) in annotations {

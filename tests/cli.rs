@@ -1,0 +1,128 @@
+//! The `skiff` binary: `version`, `validate`, and clear errors for bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn skiff(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run skiff")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn temp_file(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("skiff-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(content.as_bytes())
+        .unwrap();
+    path
+}
+
+#[test]
+fn version_names_the_kubernetes_api() {
+    let out = skiff(&["version"]);
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("Kubernetes API 1.32"),
+        "{}",
+        stdout(&out)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&skiff(&["version", "-o", "json"]).stdout).unwrap();
+    assert_eq!(json["kubernetes"]["minor"], "32");
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let out = skiff(&["--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.contains("version") && text.contains("validate"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_example_manifest_is_valid_under_strict_decoding() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/manifests");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let out = skiff(&["validate", "--strict", "-f", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}: {}", path.display(), stdout(&out));
+        assert!(stdout(&out).contains("is valid"));
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "expected the example manifests, found {checked}"
+    );
+}
+
+#[test]
+fn show_defaults_prints_what_kubernetes_fills() {
+    let out = skiff(&["validate", "-s", "-f", "examples/manifests/seed-pod.yaml"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(text.contains("restartPolicy: Always"), "{text}");
+    assert!(text.contains("terminationGracePeriodSeconds: 30"), "{text}");
+    assert!(text.contains("imagePullPolicy: Always"), "{text}");
+}
+
+#[test]
+fn invalid_manifest_lists_every_error_with_its_field() {
+    let path = temp_file(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec:\n  restartPolicy: Sometimes\n  containers:\n  - name: web\n    image: nginx\n    ports: [{containerPort: 70000}]\n",
+    );
+    let out = skiff(&["validate", "-f", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    for field in [
+        "metadata.name",
+        "spec.restartPolicy",
+        "spec.containers[0].ports[0].containerPort",
+    ] {
+        assert!(text.contains(field), "missing {field} in:\n{text}");
+    }
+}
+
+#[test]
+fn unknown_field_is_a_warning_or_an_error_in_strict_mode() {
+    let path = temp_file(
+        "typo.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: web\n    imagee: nginx\n    image: nginx\n",
+    );
+    let lax = skiff(&["validate", "-f", path.to_str().unwrap()]);
+    assert!(lax.status.success(), "{}", stdout(&lax));
+    assert!(stdout(&lax).contains("warning: unknown field \"spec.containers[0].imagee\""));
+    let strict = skiff(&["validate", "--strict", "-f", path.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(stdout(&strict).contains("unknown field \"spec.containers[0].imagee\""));
+}
+
+#[test]
+fn missing_file_is_named() {
+    let out = skiff(&["validate", "-f", "/nonexistent/skiff.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/skiff.yaml"), "{err}");
+}
+
+#[test]
+fn bad_flag_is_a_usage_error() {
+    let out = skiff(&["validate", "--frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--frobnicate"));
+}
