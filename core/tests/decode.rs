@@ -216,6 +216,23 @@ fn unknown_fields_strict_warn_ignore() {
 }
 
 #[test]
+fn duplicate_fields_are_rejected_with_their_name() {
+    let json = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","name":"b"},"spec":{}}"#;
+    let err = Scheme::builtin()
+        .decode(json, DecodeOptions::strict())
+        .unwrap_err();
+    assert!(
+        matches!(&err, DecodeError::Field { field, message, .. } if field == "metadata" && message.contains("duplicate field `name`")),
+        "{err:?}"
+    );
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  name: b\n";
+    let err = Scheme::builtin()
+        .decode(yaml, DecodeOptions::strict())
+        .unwrap_err();
+    assert!(err.to_string().contains("name"), "{err}");
+}
+
+#[test]
 fn empty_input_has_no_documents() {
     assert!(Scheme::builtin()
         .decode("# nothing\n---\n", DecodeOptions::default())
