@@ -1,10 +1,8 @@
 //! Endpoints validation.
 
-use std::collections::BTreeSet;
-
-use super::names::{dns1123_label, dns1123_subdomain, ip_address};
+use super::names::{dns1123_subdomain, ip_address};
 use super::object_meta::validate_object_meta;
-use super::pod::PROTOCOLS;
+use super::ports::{validate_named_ports, PortEntry};
 use super::{FieldError, FieldErrors, FieldPath, Validate};
 use crate::kinds::Endpoints;
 use crate::Resource;
@@ -36,38 +34,16 @@ impl Validate for Endpoints {
                     }
                 }
             }
-            let mut names = BTreeSet::new();
-            for (j, p) in subset.ports.iter().enumerate() {
-                let pp = sp.child("ports").index(j);
-                let name = p.name.as_deref().unwrap_or("");
-                if name.is_empty() {
-                    if subset.ports.len() > 1 {
-                        errs.push(FieldError::required(&pp.child("name"), ""));
-                    }
-                } else {
-                    for msg in dns1123_label(name) {
-                        errs.push(FieldError::invalid(&pp.child("name"), name, msg));
-                    }
-                    if !names.insert(name) {
-                        errs.push(FieldError::duplicate(&pp.child("name"), name));
-                    }
-                }
-                if !(1..=65535).contains(&p.port) {
-                    errs.push(FieldError::invalid(
-                        &pp.child("port"),
-                        p.port,
-                        "must be between 1 and 65535, inclusive",
-                    ));
-                }
-                let proto = p.protocol.as_deref().unwrap_or("TCP");
-                if !PROTOCOLS.contains(&proto) {
-                    errs.push(FieldError::not_supported(
-                        &pp.child("protocol"),
-                        proto,
-                        PROTOCOLS,
-                    ));
-                }
-            }
+            let entries: Vec<PortEntry<'_>> = subset
+                .ports
+                .iter()
+                .map(|p| PortEntry {
+                    name: p.name.as_deref(),
+                    port: p.port,
+                    protocol: p.protocol.as_deref(),
+                })
+                .collect();
+            validate_named_ports(&entries, &sp.child("ports"), &mut errs);
         }
         errs
     }

@@ -15,6 +15,7 @@ mod namespace;
 mod node;
 pub mod object_meta;
 pub mod pod;
+mod ports;
 mod replicaset;
 mod service;
 

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use super::names::{dns1035_label, dns1123_label, ip_address, port_name};
+use super::names::{dns1035_label, ip_address, port_name};
 use super::object_meta::{validate_labels, validate_object_meta};
-use super::pod::PROTOCOLS;
+use super::ports::{validate_named_ports, PortEntry};
 use super::{FieldError, FieldErrors, FieldPath, Validate};
 use crate::kinds::Service;
 use crate::{IntOrString, Resource};
@@ -37,38 +37,19 @@ impl Validate for Service {
             errs.push(FieldError::required(&spec.child("ports"), ""));
         }
         let ports = spec.child("ports");
-        let mut names = BTreeSet::new();
+        let entries: Vec<PortEntry<'_>> = s
+            .ports
+            .iter()
+            .map(|p| PortEntry {
+                name: p.name.as_deref(),
+                port: p.port,
+                protocol: p.protocol.as_deref(),
+            })
+            .collect();
+        let protocols = validate_named_ports(&entries, &ports, &mut errs);
         let mut pairs = BTreeSet::new();
-        for (i, p) in s.ports.iter().enumerate() {
+        for (i, (p, proto)) in s.ports.iter().zip(protocols).enumerate() {
             let pp = ports.index(i);
-            let name = p.name.as_deref().unwrap_or("");
-            if name.is_empty() {
-                if s.ports.len() > 1 {
-                    errs.push(FieldError::required(&pp.child("name"), ""));
-                }
-            } else {
-                for msg in dns1123_label(name) {
-                    errs.push(FieldError::invalid(&pp.child("name"), name, msg));
-                }
-                if !names.insert(name) {
-                    errs.push(FieldError::duplicate(&pp.child("name"), name));
-                }
-            }
-            if !(1..=65535).contains(&p.port) {
-                errs.push(FieldError::invalid(
-                    &pp.child("port"),
-                    p.port,
-                    "must be between 1 and 65535, inclusive",
-                ));
-            }
-            let proto = p.protocol.as_deref().unwrap_or("TCP");
-            if !PROTOCOLS.contains(&proto) {
-                errs.push(FieldError::not_supported(
-                    &pp.child("protocol"),
-                    proto,
-                    PROTOCOLS,
-                ));
-            }
             if !pairs.insert((p.port, proto)) {
                 errs.push(FieldError::duplicate(&pp, format!("{}/{proto}", p.port)));
             }
