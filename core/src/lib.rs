@@ -23,6 +23,7 @@ pub mod meta;
 pub mod quantity;
 pub mod resource;
 pub mod selector;
+pub mod store;
 pub mod validation;
 
 pub use dynamic::DynamicObject;

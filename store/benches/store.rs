@@ -1,0 +1,2 @@
+//! Store benchmark (filled below).
+fn main() {}
