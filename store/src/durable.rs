@@ -88,6 +88,7 @@ impl DurableStore {
             path: path.display().to_string(),
             message,
         };
+        check_ownership(&path).map_err(open_err)?;
         let db = Database::create(&path).map_err(|e| open_err(e.to_string()))?;
         let (revision, compacted, objects, events) = load(&db).map_err(open_err)?;
         let engine = Arc::new(Engine::restore(
@@ -155,6 +156,61 @@ impl Drop for DurableStore {
 }
 
 type Loaded = (i64, i64, Vec<KeyValue>, Vec<WatchEvent>);
+
+/// The bytes every redb file starts with.
+const REDB_MAGIC: &[u8] = b"redb\x1a\x0a\xa9\x0d\x0a";
+
+/// Refuses, without writing a byte, a file that is not a Skiff store: not a redb file at all, or a
+/// redb database of another program. (Opening read-write lets redb update its header, so look first.)
+/// A Skiff store that was not closed cleanly cannot be opened read-only; redb repairs it on the
+/// read-write open, and [`load`] still refuses it if it turns out not to be ours.
+fn check_ownership(path: &Path) -> Result<(), String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.to_string()),
+    };
+    if meta.is_dir() {
+        return Err("it is a directory; give the path of a file".into());
+    }
+    if meta.len() == 0 {
+        return Ok(());
+    }
+    let mut head = [0u8; 9];
+    let n = std::io::Read::read(
+        &mut std::fs::File::open(path).map_err(|e| e.to_string())?,
+        &mut head,
+    )
+    .map_err(|e| e.to_string())?;
+    if n < head.len() || head != REDB_MAGIC {
+        return Err("not a Skiff store (not a redb database file); refusing to touch it".into());
+    }
+    let Ok(db) = redb::ReadOnlyDatabase::open(path) else {
+        return Ok(());
+    };
+    let read = db.begin_read().map_err(|e| e.to_string())?;
+    let tables: Vec<String> = read
+        .list_tables()
+        .map_err(|e| e.to_string())?
+        .map(|t| t.name().to_string())
+        .collect();
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let format = read
+        .open_table(META)
+        .ok()
+        .and_then(|t| t.get("format").ok().flatten().map(|v| v.value()));
+    match format {
+        Some(FORMAT_VERSION) => Ok(()),
+        Some(other) => Err(format!(
+            "store format {other} is not supported (want {FORMAT_VERSION})"
+        )),
+        None => Err(format!(
+            "not a Skiff store (it holds tables {tables:?}); refusing to touch it"
+        )),
+    }
+}
 
 /// Reads the whole store back, or initializes an empty file. Never writes to a file that is not ours.
 fn load(db: &Database) -> Result<Loaded, String> {

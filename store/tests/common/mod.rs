@@ -47,7 +47,11 @@ pub fn durable(config: StoreConfig) -> Backend {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A real etcd process on free loopback ports with a temporary data dir; killed on drop.
@@ -101,7 +105,10 @@ impl EtcdProcess {
             .expect("start etcd");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", client)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "etcd did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "etcd did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(Self {
