@@ -18,6 +18,9 @@ use skiff_core::store::{
     EventKind, KeyValue, ListOptions, ListResult, Store, StoreError, WatchEvent, WatchStream,
 };
 
+/// Largest response accepted from etcd.
+const MAX_RESPONSE_BYTES: usize = 1 << 30;
+
 /// A store on a real etcd cluster. See the [module docs](self) for the mapping.
 #[derive(Clone)]
 pub struct EtcdStore {
@@ -60,6 +63,14 @@ impl EtcdStore {
             .await
             .map_err(|e| StoreError::Backend(format!("cannot reach etcd at {endpoints:?}: {e}")))?;
         Ok(Self { client })
+    }
+
+    /// A KV client that accepts large responses (an unpaged list of thousands of objects is many MiB;
+    /// tonic's default limit is 4 MiB).
+    fn kv(&self) -> etcd_client::KvClient {
+        self.client
+            .kv_client()
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
     fn revision_of(header: Option<&etcd_client::ResponseHeader>) -> i64 {
@@ -107,7 +118,7 @@ impl Store for EtcdStore {
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
             .and_then([TxnOp::put(key, value, None)]);
-        let resp = self.client.kv_client().txn(txn).await.map_err(backend)?;
+        let resp = self.kv().txn(txn).await.map_err(backend)?;
         if !resp.succeeded() {
             return Err(StoreError::AlreadyExists {
                 key: key.to_string(),
@@ -146,7 +157,7 @@ impl Store for EtcdStore {
         if revision > 0 {
             get = get.with_revision(revision);
         }
-        let resp = match self.client.kv_client().get(start, Some(get)).await {
+        let resp = match self.kv().get(start, Some(get)).await {
             Ok(r) => r,
             Err(e) if is_compacted(&e) => {
                 return Err(StoreError::Expired {
@@ -186,7 +197,7 @@ impl Store for EtcdStore {
             .when([Self::guard(key, expected)])
             .and_then([TxnOp::put(key, value, None)])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self.client.kv_client().txn(txn).await.map_err(backend)?;
+        let resp = self.kv().txn(txn).await.map_err(backend)?;
         if !resp.succeeded() {
             return Err(Self::failed_compare(key, expected, &resp));
         }
@@ -198,7 +209,7 @@ impl Store for EtcdStore {
             .when([Self::guard(key, expected)])
             .and_then([TxnOp::get(key, None), TxnOp::delete(key, None)])
             .or_else([TxnOp::get(key, None)]);
-        let resp = self.client.kv_client().txn(txn).await.map_err(backend)?;
+        let resp = self.kv().txn(txn).await.map_err(backend)?;
         if !resp.succeeded() {
             return Err(Self::failed_compare(key, expected, &resp));
         }
@@ -301,7 +312,7 @@ impl Store for EtcdStore {
     }
 
     async fn compact(&self, revision: i64) -> Result<(), StoreError> {
-        match self.client.kv_client().compact(revision, None).await {
+        match self.kv().compact(revision, None).await {
             Ok(_) => Ok(()),
             Err(e) if is_compacted(&e) => Ok(()),
             Err(e) => Err(backend(e)),
