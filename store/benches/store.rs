@@ -189,7 +189,7 @@ fn main() {
         let etcd = common::etcd().await.expect("the benchmark needs etcd on PATH");
         let durable = common::durable(StoreConfig::default());
         let memory = common::memory(StoreConfig::default());
-        let rows = vec![
+        let rows = [
             measure("durable (redb)", durable.store.clone()).await,
             measure("etcd 3.4", etcd.store.clone()).await,
             measure("memory", memory.store.clone()).await,
