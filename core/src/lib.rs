@@ -14,6 +14,7 @@
 //! assert_eq!((Pod::KIND, pod.api_version.as_str()), ("Pod", "v1"));
 //! ```
 
+pub mod client;
 pub mod codec;
 pub mod defaults;
 pub mod dynamic;
