@@ -16,16 +16,23 @@
 
 pub mod client;
 pub mod codec;
+pub mod controller;
 pub mod defaults;
 pub mod dynamic;
+pub mod events;
+pub mod finalizer;
+pub mod informer;
 pub mod intstr;
 pub mod kinds;
+pub mod leader_election;
 pub mod meta;
 pub mod quantity;
 pub mod resource;
 pub mod selector;
+pub mod shutdown;
 pub mod store;
 pub mod validation;
+pub mod workqueue;
 
 pub use dynamic::DynamicObject;
 pub use intstr::IntOrString;

@@ -641,8 +641,16 @@ impl Client for InProcessClient {
                 let mut new = cur.clone();
                 let m = meta_mut(&mut new)?;
                 m.insert("finalizers".into(), Value::Array(finalizers));
-                m.entry("deletionTimestamp")
-                    .or_insert_with(|| Value::String(Time::now().to_string()));
+                if !m.contains_key("deletionTimestamp") {
+                    // Kubernetes bumps the generation when deletion starts, so controllers that
+                    // filter on generation still see it.
+                    let generation = m.get("generation").and_then(Value::as_i64).unwrap_or(0);
+                    m.insert("generation".into(), Value::from(generation + 1));
+                    m.insert(
+                        "deletionTimestamp".into(),
+                        Value::String(Time::now().to_string()),
+                    );
+                }
                 m.entry("deletionGracePeriodSeconds")
                     .or_insert(Value::from(0));
                 self.write(res, ns, name, &cur_kv, &cur, new)
