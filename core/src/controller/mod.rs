@@ -157,7 +157,11 @@ fn owner_of<K: Resource, C: Resource>(child: &C) -> Vec<ObjectRef> {
         .meta()
         .controller_ref()
         .filter(|r| r.kind == K::KIND && r.api_version == K::api_version())
-        .map(|r| ObjectRef::new(child.namespace(), &r.name))
+        .map(|r| match K::SCOPE {
+            // A cluster-scoped owner (a Node) has no namespace, whatever its child's is.
+            crate::Scope::Cluster => ObjectRef::new(None, &r.name),
+            crate::Scope::Namespaced => ObjectRef::new(child.namespace(), &r.name),
+        })
         .into_iter()
         .collect()
 }
