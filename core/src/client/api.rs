@@ -194,6 +194,15 @@ impl<K: Resource> Api<K> {
         )
     }
 
+    /// Patches only the status (the status subresource: `generation` does not change).
+    pub async fn patch_status(&self, name: &str, patch: &Patch) -> Result<K, ClientError> {
+        decode(
+            self.client
+                .patch_status(&self.resource, self.namespace.as_deref(), name, patch)
+                .await?,
+        )
+    }
+
     /// Deletes an object, or starts its deletion while finalizers remain.
     pub async fn delete(
         &self,

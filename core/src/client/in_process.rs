@@ -331,6 +331,35 @@ impl InProcessClient {
         ))
     }
 
+    async fn patch_with(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Patch,
+        status_only: bool,
+    ) -> Result<Value, ClientError> {
+        let res2 = res.clone();
+        self.update_with(res, ns, name, status_only, move |cur| {
+            let mut doc = cur.clone();
+            match patch {
+                Patch::Merge(p) => json_patch::merge(&mut doc, p),
+                Patch::Json(p) => json_patch::patch(&mut doc, &p.0)
+                    .map_err(|e| invalid(&res2, name, "patch", &e.to_string()))?,
+            }
+            // A resourceVersion in the patch is a precondition.
+            let expected = match (
+                meta_str(&doc, "resourceVersion"),
+                meta_str(cur, "resourceVersion"),
+            ) {
+                (Some(p), Some(c)) if p != c => Some(parse_rv(p)?),
+                _ => None,
+            };
+            Ok((expected, doc))
+        })
+        .await
+    }
+
     fn filtered_events(
         res: ApiResource,
         filter: Arc<Filter>,
@@ -555,25 +584,17 @@ impl Client for InProcessClient {
         name: &str,
         patch: &Patch,
     ) -> Result<Value, ClientError> {
-        let res2 = res.clone();
-        self.update_with(res, ns, name, false, move |cur| {
-            let mut doc = cur.clone();
-            match patch {
-                Patch::Merge(p) => json_patch::merge(&mut doc, p),
-                Patch::Json(p) => json_patch::patch(&mut doc, &p.0)
-                    .map_err(|e| invalid(&res2, name, "patch", &e.to_string()))?,
-            }
-            // A resourceVersion in the patch is a precondition.
-            let expected = match (
-                meta_str(&doc, "resourceVersion"),
-                meta_str(cur, "resourceVersion"),
-            ) {
-                (Some(p), Some(c)) if p != c => Some(parse_rv(p)?),
-                _ => None,
-            };
-            Ok((expected, doc))
-        })
-        .await
+        self.patch_with(res, ns, name, patch, false).await
+    }
+
+    async fn patch_status(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<Value, ClientError> {
+        self.patch_with(res, ns, name, patch, true).await
     }
 
     async fn delete(

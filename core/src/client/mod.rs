@@ -124,6 +124,14 @@ pub trait Client: Send + Sync + 'static {
         name: &str,
         patch: &Patch,
     ) -> Result<Value, ClientError>;
+    /// Patches only the `status` of an object (the status subresource).
+    async fn patch_status(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<Value, ClientError>;
     /// Deletes an object, or marks it for deletion while finalizers remain.
     async fn delete(
         &self,
