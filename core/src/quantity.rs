@@ -575,7 +575,10 @@ mod tests {
             let a: Quantity = text.parse().unwrap();
             let b: Quantity = a.to_string().parse().unwrap();
             prop_assert_eq!(a, b, "{} -> {}", text, a);
-            prop_assert_eq!(a.to_string(), b.to_string());
+            // A binary quantity that is not a whole number of Ki prints without a suffix (as Kubernetes
+            // does) and re-parses as decimal, so the text may change once; after that it is a fixed point.
+            let c: Quantity = b.to_string().parse().unwrap();
+            prop_assert_eq!(b.to_string(), c.to_string());
         }
 
         #[test]

@@ -124,7 +124,11 @@ async fn pagination_is_consistent(s: &dyn Store) {
     }
     let first = s.list("/p/", ListOptions::limit(10)).await.unwrap();
     assert_eq!(first.items.len(), 10);
-    assert_eq!(first.remaining, Some(15));
+    assert!(
+        matches!(first.remaining, None | Some(15)),
+        "{:?}",
+        first.remaining
+    );
     let at = first.revision;
     // Change the world between pages: every later page must still show the state at `at`.
     s.delete("/p/15", None).await.unwrap();

@@ -260,17 +260,13 @@ impl Engine {
             .range::<String, _>((lower, Bound::Unbounded))
             .take_while(|(k, _)| k.starts_with(prefix));
         let limit = opts.limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
-        let mut items = Vec::new();
-        let mut remaining = 0usize;
-        let mut push = |kv: &KeyValue| {
-            if items.len() < limit {
-                items.push(kv.clone());
-            } else {
-                remaining += 1;
-            }
-        };
-        if past.is_empty() {
-            current.for_each(|(_, kv)| push(kv));
+        // Collect one item past the limit to know whether more remain (counting all of them would make
+        // paging through n keys cost O(n^2)).
+        let items: Vec<KeyValue> = if past.is_empty() {
+            current
+                .take(limit.saturating_add(1))
+                .map(|(_, kv)| kv.clone())
+                .collect()
         } else {
             let mut merged: BTreeMap<&str, &KeyValue> = BTreeMap::new();
             for (k, kv) in current {
@@ -282,16 +278,23 @@ impl Engine {
                     None => merged.remove(k),
                 };
             }
-            merged.values().for_each(|kv| push(kv));
-        }
-        let continue_token = (remaining > 0)
+            merged
+                .values()
+                .take(limit.saturating_add(1))
+                .map(|kv| (*kv).clone())
+                .collect()
+        };
+        let mut items = items;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let continue_token = more
             .then(|| items.last().map(|kv| format!("{revision}:{}", kv.key)))
             .flatten();
         Ok(ListResult {
             items,
             revision,
             continue_token,
-            remaining: (remaining > 0).then_some(remaining),
+            remaining: None,
         })
     }
 

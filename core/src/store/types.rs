@@ -73,7 +73,8 @@ pub struct ListResult {
     pub revision: i64,
     /// Pass this to get the next page; `None` on the last page.
     pub continue_token: Option<String>,
-    /// How many items follow this page, when more remain.
+    /// How many items follow this page, when the backend knows it cheaply (etcd does; the engine-backed
+    /// stores report `None`: counting would make paging quadratic).
     pub remaining: Option<usize>,
 }
 
