@@ -603,3 +603,45 @@ async fn a_leader_that_shuts_down_releases_the_lease_at_once() {
         "b leads within one retry period after a released"
     );
 }
+
+#[tokio::test]
+async fn reconcile_metrics_in_prometheus_text() {
+    let (_, client) = setup();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&ConfigMap::named("a")).await.unwrap();
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = skiff_core::controller::ControllerMetrics::register(&mut registry);
+    let rec = Arc::new(Slow {
+        started: AtomicUsize::new(0),
+        finished: AtomicUsize::new(0),
+    });
+    let (stop, shutdown) = Shutdown::new();
+    tokio::time::pause();
+    let run = tokio::spawn(
+        Controller::for_api("metered", Api::<ConfigMap>::all(client))
+            .metrics(metrics)
+            .run(rec.clone(), shutdown),
+    );
+    while rec.finished.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.trigger();
+    run.await.unwrap();
+    let text = skiff_core::controller::encode_text(&registry);
+    assert!(
+        text.contains(
+            r#"skiff_controller_reconcile_total{controller="metered",result="success"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "skiff_controller_reconcile_duration_seconds_count{controller=\"metered\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("skiff_workqueue_adds_total{controller=\"metered\"} 1"),
+        "{text}"
+    );
+}
