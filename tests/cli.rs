@@ -126,3 +126,101 @@ fn bad_flag_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--frobnicate"));
 }
+
+/// Starts `skiff up` and returns the child and the API URL it printed.
+fn up(data_dir: &std::path::Path, store: &str) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .args([
+            "up",
+            "--port",
+            "0",
+            "--store",
+            store,
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_string();
+    (child, url)
+}
+
+fn http(url: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::Read;
+    let addr = url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let code = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, resp)
+}
+
+#[test]
+fn up_serves_the_api_and_the_embedded_store_survives_sigkill() {
+    let dir = std::env::temp_dir().join(format!("skiff-up-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut child, url) = up(&dir, "embedded");
+    assert_eq!(http(&url, "GET", "/readyz", "").0, 200);
+    let kubeconfig = std::fs::read_to_string(dir.join("kubeconfig.yaml")).unwrap();
+    assert!(
+        kubeconfig.contains(&url),
+        "the kubeconfig points at the server"
+    );
+    let cm =
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept"},"data":{"k":"v"}}"#;
+    assert_eq!(
+        http(&url, "POST", "/api/v1/namespaces/default/configmaps", cm).0,
+        201
+    );
+    child.kill().unwrap(); // SIGKILL: no clean shutdown
+    child.wait().unwrap();
+    let (mut child, url) = up(&dir, "embedded");
+    let (code, body) = http(
+        &url,
+        "GET",
+        "/api/v1/namespaces/default/configmaps/kept",
+        "",
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"k\":\"v\""), "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn up_refuses_a_busy_port_naming_the_flag() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let out = skiff(&[
+        "up",
+        "--store",
+        "memory",
+        "--port",
+        &port,
+        "--data-dir",
+        std::env::temp_dir().join("skiff-busy").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("--port {port}")), "{err}");
+}

@@ -1,12 +1,15 @@
 //! # skiff-api
 //!
-//! The front door of a Skiff cluster. This crate will hold:
+//! The front door of a Skiff cluster: the HTTP API server ([`server::ApiServer`], axum) that speaks the
+//! Kubernetes REST dialect — discovery, get/list/watch, create, replace, patch, delete, the status
+//! subresource, `metav1.Status` errors — so that the real `kubectl` works against it, and helpers to write
+//! a kubeconfig ([`kubeconfig`]).
 //!
-//! - the HTTP API server (axum) that speaks the Kubernetes REST dialect — discovery, CRUD, patch, watch,
-//!   subresources, Tables, OpenAPI v3 — well enough that the real `kubectl` works against it;
-//! - the HTTP implementation of `skiff_core`'s `Client` trait, so that controllers and node agents can run in
-//!   another process or on another machine than the API server.
-//!
-//! It is filled by the API-server issue; today it only re-exports the object model it will serve.
+//! Still to come (see the API-server issue): TLS and bearer tokens, Tables for `kubectl get` columns,
+//! OpenAPI v3, strategic merge patch and server-side apply, the scale/binding/log/exec subresources,
+//! `/metrics`, and the HTTP implementation of `skiff_core::client::Client`.
 
-pub use skiff_core as core;
+pub mod kubeconfig;
+pub mod server;
+
+pub use server::ApiServer;

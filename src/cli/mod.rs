@@ -1,8 +1,9 @@
 //! The `skiff` command line: one binary, one subcommand per job.
 //!
-//! Today: `skiff version` and `skiff validate`. Later issues add `up` (a whole cluster in one process),
-//! `server`, `controllers` and `node`.
+//! Today: `skiff up` (the API server on a store; controllers and a node agent join it as they land),
+//! `skiff version` and `skiff validate`. Later issues add `server`, `controllers` and `node`.
 
+mod up;
 mod validate;
 mod version;
 
@@ -11,6 +12,7 @@ use std::io::Write;
 
 use clap::{Parser, Subcommand};
 
+pub use up::{StoreKind, UpArgs};
 pub use validate::ValidateArgs;
 pub use version::VersionArgs;
 
@@ -26,6 +28,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a cluster in this process: the API server on the embedded store (kubectl works against it).
+    Up(UpArgs),
     /// Print the version of Skiff and the Kubernetes API it speaks.
     Version(VersionArgs),
     /// Decode, default and validate manifests as the API server would, without a server.
@@ -47,6 +51,7 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     match cli.command {
+        Command::Up(a) => up::run(&a, out),
         Command::Version(a) => version::run(&a, out),
         Command::Validate(a) => validate::run(&a, out),
     }

@@ -1,0 +1,711 @@
+//! The API server: Kubernetes' REST dialect over a [`Client`] (usually the in-process client over the store).
+//!
+//! Every registered kind is served generically: `GET` (get, list, `?watch=true`), `POST` (create), `PUT`
+//! (replace; `/status`), `PATCH` (JSON merge patch, JSON patch; `/status`), `DELETE` (object, collection).
+//! Writes are decoded strictly or with warnings as `fieldValidation` asks, defaulted and validated as
+//! Kubernetes does; every failure is a `metav1.Status` with Kubernetes' code and reason.
+
+mod discovery;
+mod openapi;
+mod path;
+mod response;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::StreamExt;
+use serde_json::{json, Value};
+use skiff_core::client::{
+    Client, ClientError, DeleteOutcome, DeleteParams, EventType, ListParams, Patch,
+    PropagationPolicy, WatchParams,
+};
+use skiff_core::codec::{DecodeError, DecodeOptions, Scheme, Strictness};
+use skiff_core::kinds::Namespace;
+use skiff_core::shutdown::Shutdown;
+use skiff_core::{ApiResource, Resource, Scope};
+
+pub use discovery::KUBERNETES_MINOR;
+use path::Target;
+use response::{ApiError, Json};
+
+/// Largest request body accepted (Kubernetes' limit is 3 MiB).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// Namespaces that exist from the start.
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// The API server. See the [module docs](self).
+pub struct ApiServer {
+    client: Arc<dyn Client>,
+    scheme: Scheme,
+}
+
+type Q = HashMap<String, String>;
+
+impl ApiServer {
+    /// A server for the kinds of `scheme`, storing through `client`.
+    pub fn new(client: Arc<dyn Client>, scheme: Scheme) -> Arc<Self> {
+        Arc::new(Self { client, scheme })
+    }
+
+    /// Creates the system namespaces if they are missing.
+    pub async fn ensure_namespaces(&self) -> Result<(), ClientError> {
+        let res = Namespace::api_resource();
+        for ns in SYSTEM_NAMESPACES {
+            if self.client.get(&res, None, ns).await.is_err() {
+                let mut obj = Namespace::named(*ns);
+                skiff_core::defaults::ApplyDefaults::apply_defaults(&mut obj);
+                let value =
+                    serde_json::to_value(&obj).map_err(|e| ClientError::Decode(e.to_string()))?;
+                match self.client.create(&res, None, value).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_already_exists() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The HTTP routes.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/version", get(|| async { Json::ok(discovery::version()) }))
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(|| async { "ok" }))
+            .route("/livez", get(|| async { "ok" }))
+            .route(
+                "/api",
+                get(|| async { Json::ok(discovery::api_versions()) }),
+            )
+            .route("/apis", get(apis))
+            .route("/openapi/v3", get(openapi_index))
+            .route("/openapi/v3/{*gv}", get(openapi_gv))
+            .route("/api/{*rest}", axum::routing::any(resource))
+            .route("/apis/{*rest}", axum::routing::any(resource))
+            .fallback(|uri: Uri| async move {
+                ApiError::not_found(format!(
+                    "the server could not find the requested resource ({})",
+                    uri.path()
+                ))
+            })
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(self)
+    }
+
+    /// Serves on `listener` until `shutdown`.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: Shutdown,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await
+    }
+}
+
+async fn apis(State(s): State<Arc<ApiServer>>) -> Json {
+    Json::ok(discovery::api_group_list(s.scheme.resources()))
+}
+
+async fn openapi_index(State(s): State<Arc<ApiServer>>) -> Json {
+    Json::ok(openapi::index(s.scheme.resources()))
+}
+
+async fn openapi_gv(
+    State(s): State<Arc<ApiServer>>,
+    axum::extract::Path(gv): axum::extract::Path<String>,
+) -> Response {
+    match openapi::group_version(gv.trim_matches('/'), s.scheme.resources()) {
+        Some(doc) => Json::ok(doc).into_response(),
+        None => ApiError::not_found(format!("no OpenAPI document for {gv}")).into_response(),
+    }
+}
+
+async fn resource(
+    State(s): State<Arc<ApiServer>>,
+    method: Method,
+    uri: Uri,
+    Query(q): Query<Q>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match s.dispatch(method, uri, q, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"),
+        ));
+    }
+    let yaml = content_type.contains("yaml");
+    if yaml {
+        serde_yaml::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    }
+}
+
+fn strictness(q: &Q) -> Result<Strictness, ApiError> {
+    match q.get("fieldValidation").map(String::as_str) {
+        None | Some("") | Some("Warn") => Ok(Strictness::Warn),
+        Some("Strict") => Ok(Strictness::Strict),
+        Some("Ignore") => Ok(Strictness::Ignore),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation {other:?} is not supported (want Strict, Warn or Ignore)"
+        ))),
+    }
+}
+
+fn decode_error(e: DecodeError) -> ApiError {
+    let message = match &e {
+        DecodeError::UnknownFields { fields, .. } => format!(
+            "strict decoding error: {}",
+            fields
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        DecodeError::Field { field, message, .. } => format!("{field}: {message}"),
+        other => other.to_string(),
+    };
+    ApiError::bad_request(message)
+}
+
+fn list_params(q: &Q) -> Result<ListParams, ApiError> {
+    Ok(ListParams {
+        label_selector: q.get("labelSelector").cloned().filter(|s| !s.is_empty()),
+        field_selector: q.get("fieldSelector").cloned().filter(|s| !s.is_empty()),
+        limit: match q.get("limit") {
+            Some(l) if !l.is_empty() => Some(
+                l.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+            ),
+            _ => None,
+        },
+        continue_token: q.get("continue").cloned().filter(|s| !s.is_empty()),
+    })
+}
+
+impl ApiServer {
+    async fn dispatch(
+        &self,
+        method: Method,
+        uri: Uri,
+        q: Q,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Response, ApiError> {
+        let target = path::parse(&self.scheme, uri.path()).map_err(|e| ApiError::not_found(e.0))?;
+        let watch = matches!(q.get("watch").map(String::as_str), Some("true") | Some("1"));
+        Ok(match (&method, target) {
+            (&Method::GET, Target::GroupVersion(gv)) => {
+                Json::ok(discovery::api_resource_list(&gv, self.scheme.resources())).into_response()
+            }
+            (
+                &Method::GET,
+                Target::Collection {
+                    resource,
+                    namespace,
+                },
+            ) if watch => self.watch(&resource, namespace.as_deref(), &q).await?,
+            (
+                &Method::GET,
+                Target::Collection {
+                    resource,
+                    namespace,
+                },
+            ) => self
+                .list(&resource, namespace.as_deref(), &q)
+                .await?
+                .into_response(),
+            (
+                &Method::POST,
+                Target::Collection {
+                    resource,
+                    namespace,
+                },
+            ) => self
+                .create(&resource, namespace.as_deref(), &q, &headers, &body)
+                .await?
+                .into_response(),
+            (
+                &Method::DELETE,
+                Target::Collection {
+                    resource,
+                    namespace,
+                },
+            ) => self
+                .delete_collection(&resource, namespace.as_deref(), &q)
+                .await?
+                .into_response(),
+            (
+                &Method::GET,
+                Target::Object {
+                    resource,
+                    namespace,
+                    name,
+                    subresource: None | Some(_),
+                },
+            ) => Json::ok(
+                self.client
+                    .get(&resource, namespace.as_deref(), &name)
+                    .await?,
+            )
+            .into_response(),
+            (
+                &Method::PUT,
+                Target::Object {
+                    resource,
+                    namespace,
+                    name,
+                    subresource,
+                },
+            ) => self
+                .replace(
+                    &resource,
+                    namespace.as_deref(),
+                    &name,
+                    subresource.as_deref(),
+                    &q,
+                    &headers,
+                    &body,
+                )
+                .await?
+                .into_response(),
+            (
+                &Method::PATCH,
+                Target::Object {
+                    resource,
+                    namespace,
+                    name,
+                    subresource,
+                },
+            ) => self
+                .patch(
+                    &resource,
+                    namespace.as_deref(),
+                    &name,
+                    subresource.as_deref(),
+                    &q,
+                    &headers,
+                    &body,
+                )
+                .await?
+                .into_response(),
+            (
+                &Method::DELETE,
+                Target::Object {
+                    resource,
+                    namespace,
+                    name,
+                    subresource: None,
+                },
+            ) => self
+                .delete(&resource, namespace.as_deref(), &name, &q, &body)
+                .await?
+                .into_response(),
+            (m, _) => {
+                return Err(ApiError::new(
+                    405,
+                    "MethodNotAllowed",
+                    format!(
+                        "the server does not allow this method on the requested resource ({m})"
+                    ),
+                ))
+            }
+        })
+    }
+
+    async fn list(&self, res: &ApiResource, ns: Option<&str>, q: &Q) -> Result<Json, ApiError> {
+        let list = self.client.list(res, ns, &list_params(q)?).await?;
+        let mut metadata = json!({"resourceVersion": list.resource_version});
+        if let Some(c) = list.continue_token {
+            metadata["continue"] = Value::String(c);
+        }
+        Ok(Json::ok(json!({
+            "kind": format!("{}List", res.kind),
+            "apiVersion": res.api_version(),
+            "metadata": metadata,
+            "items": list.items,
+        })))
+    }
+
+    /// Decodes, defaults and validates a body for `res`; returns the object JSON and unknown-field warnings.
+    fn admit(
+        &self,
+        res: &ApiResource,
+        q: &Q,
+        mut value: Value,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        if let Some(obj) = value.as_object_mut() {
+            // kubectl may omit them for the URL's kind; the URL decides.
+            obj.entry("apiVersion")
+                .or_insert_with(|| Value::String(res.api_version()));
+            obj.entry("kind")
+                .or_insert_with(|| Value::String(res.kind.clone()));
+        } else {
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let api_version = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if kind != res.kind || api_version != res.api_version() {
+            return Err(ApiError::bad_request(format!(
+                "the body is a {kind} ({api_version}); this URL serves {} ({})",
+                res.kind,
+                res.api_version()
+            )));
+        }
+        let decoded = self
+            .scheme
+            .decode_value(
+                &value,
+                DecodeOptions {
+                    strictness: strictness(q)?,
+                },
+            )
+            .map_err(decode_error)?;
+        let mut obj = decoded.object;
+        obj.apply_defaults();
+        let errs = obj.validate();
+        if !errs.is_empty() {
+            return Err(ApiError::from(errs.to_status(&res.kind, obj.name())));
+        }
+        let out = obj
+            .to_json()
+            .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+        Ok((out, decoded.warnings))
+    }
+
+    async fn namespace_exists(&self, res: &ApiResource, ns: Option<&str>) -> Result<(), ApiError> {
+        if res.scope == Scope::Namespaced {
+            if let Some(ns) = ns {
+                let nsr = Namespace::api_resource();
+                match self.client.get(&nsr, None, ns).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {
+                        return Err(ApiError::not_found(format!("namespaces {ns:?} not found")))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        q: &Q,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Json, ApiError> {
+        let (value, warnings) = self.admit(res, q, parse_body(headers, body)?)?;
+        let ns = match (res.scope, ns) {
+            (Scope::Namespaced, Some(ns)) => Some(ns.to_string()),
+            (Scope::Namespaced, None) => value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| Some("default".into())),
+            (Scope::Cluster, _) => None,
+        };
+        self.namespace_exists(res, ns.as_deref()).await?;
+        let created = self.client.create(res, ns.as_deref(), value).await?;
+        Ok(Json::created(created).with_warnings(warnings))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn replace(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        q: &Q,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Json, ApiError> {
+        let body = parse_body(headers, body)?;
+        match sub {
+            Some("status") => Ok(Json::ok(
+                self.client.replace_status(res, ns, name, body).await?,
+            )),
+            Some(other) => Err(ApiError::not_found(format!(
+                "subresource {other:?} of {} is not served",
+                res.plural
+            ))),
+            None => {
+                let (value, warnings) = self.admit(res, q, body)?;
+                Ok(Json::ok(self.client.replace(res, ns, name, value).await?)
+                    .with_warnings(warnings))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn patch(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        q: &Q,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Json, ApiError> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let patch = match content_type.as_str() {
+            "application/merge-patch+json" => Patch::Merge(
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid merge patch: {e}")))?,
+            ),
+            "application/json-patch+json" => Patch::Json(
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?,
+            ),
+            other => {
+                return Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    format!(
+                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other:?}; strategic merge patch and server-side apply are not served yet: use kubectl's --type=merge)"
+                    ),
+                ))
+            }
+        };
+        match sub {
+            Some("status") => {
+                return Ok(Json::ok(
+                    self.client.patch_status(res, ns, name, &patch).await?,
+                ))
+            }
+            Some(other) => {
+                return Err(ApiError::not_found(format!(
+                    "subresource {other:?} of {} is not served",
+                    res.plural
+                )))
+            }
+            None => {}
+        }
+        // Apply the patch here so the result is validated like any write; replace with compare-and-swap.
+        for _ in 0..8 {
+            let current = self.client.get(res, ns, name).await?;
+            let mut doc = current.clone();
+            match &patch {
+                Patch::Merge(p) => json_patch::merge(&mut doc, p),
+                Patch::Json(p) => json_patch::patch(&mut doc, &p.0).map_err(|e| {
+                    ApiError::new(422, "Invalid", format!("the patch cannot be applied: {e}"))
+                })?,
+            }
+            let rv_precondition = doc.pointer("/metadata/resourceVersion")
+                != current.pointer("/metadata/resourceVersion");
+            let (value, warnings) = self.admit(res, q, doc)?;
+            match self.client.replace(res, ns, name, value).await {
+                Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
+                Err(e) if e.is_conflict() && !rv_precondition => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "{} {name:?}: too many concurrent writers; retry",
+                res.plural
+            ),
+        ))
+    }
+
+    fn delete_params(q: &Q, body: &[u8]) -> Result<DeleteParams, ApiError> {
+        let opts: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
+        };
+        let policy = q
+            .get("propagationPolicy")
+            .map(String::as_str)
+            .or_else(|| opts.get("propagationPolicy").and_then(Value::as_str));
+        let propagation_policy = match policy {
+            None | Some("Background") => PropagationPolicy::Background,
+            Some("Foreground") => PropagationPolicy::Foreground,
+            Some("Orphan") => PropagationPolicy::Orphan,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "propagationPolicy {other:?} is not supported (want Background, Foreground or Orphan)"
+                )))
+            }
+        };
+        let grace = q
+            .get("gracePeriodSeconds")
+            .and_then(|g| g.parse().ok())
+            .or_else(|| opts.get("gracePeriodSeconds").and_then(Value::as_i64));
+        Ok(DeleteParams {
+            grace_period_seconds: grace,
+            propagation_policy,
+            precondition_uid: opts
+                .pointer("/preconditions/uid")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            precondition_resource_version: opts
+                .pointer("/preconditions/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        })
+    }
+
+    async fn delete(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        q: &Q,
+        body: &[u8],
+    ) -> Result<Json, ApiError> {
+        let params = Self::delete_params(q, body)?;
+        match self.client.delete(res, ns, name, &params).await? {
+            DeleteOutcome::Deleted(obj) | DeleteOutcome::Pending(obj) => Ok(Json::ok(obj)),
+        }
+    }
+
+    async fn delete_collection(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        q: &Q,
+    ) -> Result<Json, ApiError> {
+        let params = Self::delete_params(q, &[])?;
+        let list = self.client.list(res, ns, &list_params(q)?).await?;
+        let mut deleted = Vec::new();
+        for item in list.items {
+            let name = item
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let item_ns = item
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            match self
+                .client
+                .delete(res, item_ns.as_deref(), &name, &params)
+                .await
+            {
+                Ok(DeleteOutcome::Deleted(o)) | Ok(DeleteOutcome::Pending(o)) => deleted.push(o),
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Json::ok(json!({
+            "kind": format!("{}List", res.kind),
+            "apiVersion": res.api_version(),
+            "metadata": {},
+            "items": deleted,
+        })))
+    }
+
+    async fn watch(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        q: &Q,
+    ) -> Result<Response, ApiError> {
+        let lp = list_params(q)?;
+        let timeout = q
+            .get("timeoutSeconds")
+            .and_then(|t| t.parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::from_secs(1800));
+        let params = WatchParams {
+            label_selector: lp.label_selector,
+            field_selector: lp.field_selector,
+            resource_version: q.get("resourceVersion").cloned(),
+            timeout: Some(timeout),
+        };
+        let stream = match self.client.watch(res, ns, &params).await {
+            Ok(s) => s,
+            Err(e) if e.is_expired() => {
+                // An expired resourceVersion is an ERROR event on a 200 stream, as kubectl expects.
+                let line = error_line(&e);
+                return Ok(watch_response(Body::from(line)));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let lines = stream.map(|item| {
+            let line = match item {
+                Ok(ev) => {
+                    let t = match ev.event_type {
+                        EventType::Added => "ADDED",
+                        EventType::Modified => "MODIFIED",
+                        EventType::Deleted => "DELETED",
+                        EventType::Bookmark => "BOOKMARK",
+                    };
+                    let mut l = serde_json::to_vec(&json!({"type": t, "object": ev.object}))
+                        .unwrap_or_default();
+                    l.push(b'\n');
+                    l
+                }
+                Err(e) => error_line(&e),
+            };
+            Ok::<_, Infallible>(Bytes::from(line))
+        });
+        Ok(watch_response(Body::from_stream(lines)))
+    }
+}
+
+fn error_line(e: &ClientError) -> Vec<u8> {
+    let mut l =
+        serde_json::to_vec(&json!({"type": "ERROR", "object": e.status()})).unwrap_or_default();
+    l.push(b'\n');
+    l
+}
+
+fn watch_response(body: Body) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}

@@ -1,0 +1,330 @@
+//! The real kubectl against the API server, and bad input over raw HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use skiff_api::ApiServer;
+use skiff_core::client::InProcessClient;
+use skiff_core::codec::Scheme;
+use skiff_core::shutdown::{Shutdown, ShutdownTrigger};
+use skiff_core::store::MemoryStore;
+
+struct Server {
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+    _stop: ShutdownTrigger,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn start() -> Server {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stop, shutdown) = Shutdown::new();
+    let addr = rt.block_on(async {
+        let server = ApiServer::new(
+            InProcessClient::shared(Arc::new(MemoryStore::new())),
+            Scheme::builtin(),
+        );
+        server.ensure_namespaces().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(server.serve(listener, shutdown));
+        addr
+    });
+    let dir = tempfile::tempdir().unwrap();
+    skiff_api::kubeconfig::write(&dir.path().join("kubeconfig"), &format!("http://{addr}"))
+        .unwrap();
+    Server {
+        addr,
+        dir,
+        _stop: stop,
+        _rt: rt,
+    }
+}
+
+fn kubectl_present() -> bool {
+    let ok = Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok();
+    if !ok {
+        let required = std::env::var("SKIFF_REQUIRE_ENGINES").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "kubectl is not on PATH and SKIFF_REQUIRE_ENGINES=1"
+        );
+        eprintln!("SKIPPED: kubectl is not on PATH");
+    }
+    ok
+}
+
+impl Server {
+    /// Runs kubectl with an isolated HOME (its discovery cache) and this server's kubeconfig.
+    fn kubectl(&self, args: &[&str]) -> (bool, String) {
+        let home = self.dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let out = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
+            .env("HOME", &home)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (ok, text) = self.kubectl(args);
+        assert!(ok, "kubectl {args:?} failed:\n{text}");
+        text
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let (ok, text) = self.kubectl(args);
+        assert!(!ok, "kubectl {args:?} should have failed:\n{text}");
+        text
+    }
+
+    fn file(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    /// One raw HTTP/1.1 request; returns (status code, body).
+    fn http(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+        let mut s = TcpStream::connect(self.addr).unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        let _ = s.write_all(body);
+        let mut resp = Vec::new();
+        let _ = s.read_to_end(&mut resp);
+        let text = String::from_utf8_lossy(&resp).into_owned();
+        let code = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        (code, body)
+    }
+}
+
+fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn kubectl_version_discovery_and_namespaces() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let v = s.ok(&["version"]);
+    assert!(v.contains("Server Version: v1.32.0-skiff"), "{v}");
+    let ns = s.ok(&["get", "namespaces"]);
+    for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(ns.contains(n), "{ns}");
+    }
+    let res = s.ok(&["api-resources"]);
+    for r in [
+        "pods",
+        "replicasets",
+        "services",
+        "endpoints",
+        "nodes",
+        "events",
+        "configmaps",
+        "leases",
+    ] {
+        assert!(res.contains(r), "{res}");
+    }
+    assert!(
+        res.contains("po ") || res.contains("po\t") || res.contains(" po "),
+        "short names: {res}"
+    );
+}
+
+#[test]
+fn kubectl_create_get_label_delete_the_seed_pod() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    assert!(s.ok(&["get", "pods"]).contains("No resources found"));
+    assert!(s
+        .ok(&["create", "-f", &repo("examples/manifests/seed-pod.yaml")])
+        .contains("pod/nginx created"));
+    let got = s.ok(&["get", "pod", "nginx", "-o", "jsonpath={.metadata.name} {.spec.restartPolicy} {.spec.initContainers[0].name} {.spec.containers[0].resources.limits.memory}"]);
+    assert_eq!(got.trim(), "nginx Always git 1Gi");
+    let json = s.ok(&["get", "pods", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(list["items"][0]["spec"]["nodeSelector"]["disktype"], "ssd");
+    assert!(list["items"][0]["metadata"]["uid"].is_string());
+    assert!(s
+        .fails(&["create", "-f", &repo("examples/manifests/seed-pod.yaml")])
+        .contains("AlreadyExists"));
+    assert!(s
+        .ok(&["label", "pod", "nginx", "tier=web"])
+        .contains("labeled"));
+    assert!(s.ok(&["get", "pods", "-l", "tier=web"]).contains("nginx"));
+    assert!(s
+        .ok(&["get", "pods", "-l", "tier=db"])
+        .contains("No resources found"));
+    assert!(s
+        .ok(&["annotate", "pod", "nginx", "note=hi"])
+        .contains("annotated"));
+    assert!(s.ok(&["delete", "pod", "nginx"]).contains("deleted"));
+    assert!(s
+        .fails(&["get", "pod", "nginx"])
+        .contains("(NotFound): pods \"nginx\" not found"));
+}
+
+#[test]
+fn kubectl_apply_multi_document_and_errors() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let out = s.ok(&["apply", "-f", &repo("examples/manifests/replicaset.yaml")]);
+    assert!(
+        out.contains("replicaset.apps/web created") && out.contains("service/web created"),
+        "{out}"
+    );
+    assert!(s
+        .ok(&["apply", "-f", &repo("examples/manifests/replicaset.yaml")])
+        .contains("unchanged"));
+    let svc = s.ok(&[
+        "get",
+        "svc",
+        "web",
+        "-o",
+        "jsonpath={.spec.type} {.spec.ports[0].targetPort} {.spec.sessionAffinity}",
+    ]);
+    assert_eq!(svc.trim(), "NodePort http None", "defaults were applied");
+    assert!(s.ok(&["get", "rs"]).contains("web"));
+
+    let typo = s.file("typo.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: typo}\nspec:\n  containers: [{name: c, image: nginx, imagee: x}]\n");
+    let err = s.fails(&["create", "-f", typo.to_str().unwrap()]);
+    assert!(
+        err.contains("unknown field \"spec.containers[0].imagee\""),
+        "{err}"
+    );
+    let bad = s.file("bad.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Name}\nspec:\n  restartPolicy: Sometimes\n  containers: [{name: c, image: nginx}]\n");
+    let err = s.fails(&["create", "-f", bad.to_str().unwrap()]);
+    assert!(err.contains("The Pod \"Bad_Name\" is invalid"), "{err}");
+    assert!(
+        err.contains("spec.restartPolicy: Unsupported value: \"Sometimes\""),
+        "{err}"
+    );
+    let err = s.fails(&["run", "x", "--image=nginx", "-n", "nope"]);
+    assert!(err.contains("namespaces \"nope\" not found"), "{err}");
+}
+
+#[test]
+fn bad_input_over_http_gets_the_kubernetes_status() {
+    let s = start();
+    let pods = "/api/v1/namespaces/default/pods";
+    let (code, body) = s.http("POST", pods, "application/json", b"{not json");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("\"reason\":\"BadRequest\""), "{body}");
+    let (code, body) = s.http(
+        "POST",
+        pods,
+        "application/json",
+        br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"}}"#,
+    );
+    assert_eq!(code, 400, "wrong kind for the path: {body}");
+    let (code, body) = s.http(
+        "POST",
+        pods,
+        "application/json",
+        br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},"spec":{}}"#,
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("\"field\":\"spec.containers\""), "{body}");
+    let pod = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i"}]}}"#;
+    let (code, body) = s.http("POST", pods, "application/json", pod);
+    assert_eq!(code, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stale = format!(
+        r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","resourceVersion":"{}"}},"spec":{{"containers":[{{"name":"c","image":"i2"}}]}}}}"#,
+        rv.parse::<i64>().unwrap() - 1
+    );
+    let (code, body) = s.http(
+        "PUT",
+        &format!("{pods}/p"),
+        "application/json",
+        stale.as_bytes(),
+    );
+    assert_eq!(code, 409, "{body}");
+    assert!(body.contains("\"reason\":\"Conflict\""), "{body}");
+    let (code, _) = s.http("POST", &format!("{pods}?fieldValidation=Strict"), "application/json",
+        br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q"},"spec":{"containers":[{"name":"c","image":"i"}],"bogus":1}}"#);
+    assert_eq!(code, 400);
+    let huge = vec![b' '; 4 * 1024 * 1024];
+    let (code, _) = s.http("POST", pods, "application/json", &huge);
+    assert_eq!(code, 413);
+    let (code, body) = s.http("GET", "/api/v1/widgets", "application/json", b"");
+    assert_eq!(code, 404, "{body}");
+    let (code, _) = s.http(
+        "PATCH",
+        &format!("{pods}/p"),
+        "application/strategic-merge-patch+json",
+        b"{}",
+    );
+    assert_eq!(code, 415);
+    // Nothing above changed the stored pod.
+    let (code, body) = s.http("GET", &format!("{pods}/p"), "application/json", b"");
+    assert_eq!(code, 200);
+    let now: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(now["spec"]["containers"][0]["image"], "i");
+    assert_eq!(now["metadata"]["resourceVersion"].as_str().unwrap(), rv);
+}
+
+#[test]
+fn watch_streams_json_lines_starting_with_current_objects() {
+    let s = start();
+    let pod = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"w"},"spec":{"containers":[{"name":"c","image":"i"}]}}"#;
+    s.http(
+        "POST",
+        "/api/v1/namespaces/default/pods",
+        "application/json",
+        pod,
+    );
+    let (code, body) = s.http(
+        "GET",
+        "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1",
+        "application/json",
+        b"",
+    );
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("\"type\":\"ADDED\"") && body.contains("\"name\":\"w\""),
+        "{body}"
+    );
+}

@@ -1,0 +1,125 @@
+//! `skiff up`: a cluster in one process — today the API server on the chosen store; the controllers and a
+//! node agent join it as their issues land.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use skiff_api::ApiServer;
+use skiff_core::client::InProcessClient;
+use skiff_core::codec::Scheme;
+use skiff_core::shutdown::Shutdown;
+use skiff_core::store::{MemoryStore, Store};
+use skiff_store::{DurableStore, EtcdStore};
+
+/// Which store holds the cluster's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// A redb file under the data directory, fsynced (the default).
+    Embedded,
+    /// Memory only: gone on exit.
+    Memory,
+    /// Real etcd at --etcd-endpoints.
+    Etcd,
+}
+
+/// Options of `skiff up` (and `skiff server`).
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Where state lives (default: /var/lib/skiff as root, else ~/.local/share/skiff).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// API port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 6443)]
+    pub port: u16,
+    /// Where to write the kubeconfig (default: DATA_DIR/kubeconfig.yaml).
+    #[arg(long, value_name = "PATH")]
+    pub write_kubeconfig: Option<PathBuf>,
+    /// The store backend.
+    #[arg(long, value_enum, default_value_t = StoreKind::Embedded)]
+    pub store: StoreKind,
+    /// etcd client URLs, comma-separated (with --store etcd).
+    #[arg(long, value_delimiter = ',', value_name = "URL,...")]
+    pub etcd_endpoints: Vec<String>,
+}
+
+fn default_data_dir() -> PathBuf {
+    let is_root = std::env::var("USER").is_ok_and(|u| u == "root")
+        || std::env::var("HOME").is_ok_and(|h| h == "/root");
+    if is_root {
+        return PathBuf::from("/var/lib/skiff");
+    }
+    match std::env::var_os("XDG_DATA_HOME") {
+        Some(d) => PathBuf::from(d).join("skiff"),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into()))
+            .join(".local/share/skiff"),
+    }
+}
+
+pub(crate) fn run(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(up(args, out))
+}
+
+async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("--data-dir {}: cannot create it", data_dir.display()))?;
+    let store: Arc<dyn Store> = match args.store {
+        StoreKind::Embedded => {
+            let path = data_dir.join("skiff.db");
+            Arc::new(tokio::task::spawn_blocking(move || DurableStore::open(path)).await??)
+        }
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Etcd => {
+            anyhow::ensure!(
+                !args.etcd_endpoints.is_empty(),
+                "--store etcd needs --etcd-endpoints URL,..."
+            );
+            Arc::new(EtcdStore::connect(&args.etcd_endpoints).await?)
+        }
+    };
+    let client = InProcessClient::shared(store);
+    let server = ApiServer::new(client, Scheme::builtin());
+    server.ensure_namespaces().await?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--port {}: cannot listen on {addr}", args.port))?;
+    let bound = listener.local_addr()?;
+    let url = format!("http://{bound}");
+    let kubeconfig = args
+        .write_kubeconfig
+        .clone()
+        .unwrap_or_else(|| data_dir.join("kubeconfig.yaml"));
+    skiff_api::kubeconfig::write(&kubeconfig, &url).with_context(|| {
+        format!(
+            "--write-kubeconfig {}: cannot write it",
+            kubeconfig.display()
+        )
+    })?;
+    let (stop, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.trigger();
+    });
+    writeln!(
+        out,
+        "skiff {} is up: API server on {url} (store: {:?}, data: {})",
+        crate::VERSION,
+        args.store,
+        data_dir.display()
+    )?;
+    writeln!(out, "  export KUBECONFIG={}", kubeconfig.display())?;
+    writeln!(out, "  kubectl get namespaces")?;
+    out.flush()?;
+    server.serve(listener, shutdown).await?;
+    writeln!(out, "skiff stopped")?;
+    Ok(0)
+}
