@@ -144,9 +144,10 @@ fn up(data_dir: &std::path::Path, store: &str) -> (std::process::Child, String) 
         .spawn()
         .unwrap();
     let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    // Keep draining stdout so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -165,7 +166,8 @@ fn http(url: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     );
     s.write_all(req.as_bytes()).unwrap();
     let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
+    s.read_to_string(&mut resp)
+        .unwrap_or_else(|e| panic!("{method} {path} at {url}: {e}"));
     let code = resp
         .split_whitespace()
         .nth(1)

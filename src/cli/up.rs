@@ -109,17 +109,16 @@ async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let _ = tokio::signal::ctrl_c().await;
         stop.trigger();
     });
-    writeln!(
-        out,
-        "skiff {} is up: API server on {url} (store: {:?}, data: {})",
+    let banner = format!(
+        "skiff {} is up: API server on {url} (store: {:?}, data: {})\n  export KUBECONFIG={}\n  kubectl get namespaces\n",
         crate::VERSION,
         args.store,
-        data_dir.display()
-    )?;
-    writeln!(out, "  export KUBECONFIG={}", kubeconfig.display())?;
-    writeln!(out, "  kubectl get namespaces")?;
-    out.flush()?;
+        data_dir.display(),
+        kubeconfig.display()
+    );
+    // The banner is for people; a closed stdout (a pipe nobody reads) must not stop the server.
+    let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
     server.serve(listener, shutdown).await?;
-    writeln!(out, "skiff stopped")?;
+    let _ = writeln!(out, "skiff stopped");
     Ok(0)
 }
