@@ -294,10 +294,20 @@ fn bad_input_over_http_gets_the_kubernetes_status() {
     let (code, _) = s.http(
         "PATCH",
         &format!("{pods}/p"),
-        "application/strategic-merge-patch+json",
+        "application/apply-patch+yaml",
         b"{}",
     );
-    assert_eq!(code, 415);
+    assert_eq!(code, 415, "server-side apply is not served yet");
+    let (code, body) = s.http(
+        "PATCH",
+        &format!("{pods}/p"),
+        "application/merge-patch+json",
+        br#"{"spec":{"restartPolicy":"Sometimes"}}"#,
+    );
+    assert_eq!(
+        code, 422,
+        "a patch that makes the object invalid is refused: {body}"
+    );
     // Nothing above changed the stored pod.
     let (code, body) = s.http("GET", &format!("{pods}/p"), "application/json", b"");
     assert_eq!(code, 200);
@@ -327,4 +337,47 @@ fn watch_streams_json_lines_starting_with_current_objects() {
         body.contains("\"type\":\"ADDED\"") && body.contains("\"name\":\"w\""),
         "{body}"
     );
+}
+
+#[test]
+fn kubectl_apply_changes_merge_strategically() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let v1 = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels: {app: web, tier: front}\nspec:\n  containers:\n  - name: web\n    image: nginx:1.26\n    env:\n    - {name: A, value: '1'}\n    - {name: B, value: '2'}\n  - name: sidecar\n    image: busybox\n";
+    let v2 = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  containers:\n  - name: web\n    image: nginx:1.27\n    env:\n    - {name: A, value: '1'}\n  - name: sidecar\n    image: busybox\n";
+    let f1 = s.file("v1.yaml", v1);
+    let f2 = s.file("v2.yaml", v2);
+    assert!(s
+        .ok(&["apply", "-f", f1.to_str().unwrap()])
+        .contains("pod/web created"));
+    // Someone else adds a label kubectl apply does not manage: it must survive the next apply.
+    s.ok(&["label", "pod", "web", "owner=ops"]);
+    assert!(s
+        .ok(&["apply", "-f", f2.to_str().unwrap()])
+        .contains("pod/web configured"));
+    let pod: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "pod", "web", "-o", "json"])).unwrap();
+    let labels = &pod["metadata"]["labels"];
+    assert_eq!(
+        (
+            labels.get("tier"),
+            labels["app"].as_str(),
+            labels["owner"].as_str()
+        ),
+        (None, Some("web"), Some("ops")),
+        "{labels}"
+    );
+    let web = &pod["spec"]["containers"][0];
+    assert_eq!(web["image"], "nginx:1.27");
+    assert_eq!(
+        web["env"],
+        serde_json::json!([{"name": "A", "value": "1"}]),
+        "the removed env entry is gone"
+    );
+    assert_eq!(pod["spec"]["containers"][1]["name"], "sidecar");
+    assert!(s
+        .ok(&["apply", "-f", f2.to_str().unwrap()])
+        .contains("pod/web unchanged"));
 }

@@ -499,6 +499,9 @@ impl ApiServer {
             "application/merge-patch+json" => Patch::Merge(
                 serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid merge patch: {e}")))?,
             ),
+            "application/strategic-merge-patch+json" => Patch::Strategic(
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid strategic merge patch: {e}")))?,
+            ),
             "application/json-patch+json" => Patch::Json(
                 serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?,
             ),
@@ -507,7 +510,7 @@ impl ApiServer {
                     415,
                     "UnsupportedMediaType",
                     format!(
-                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other:?}; strategic merge patch and server-side apply are not served yet: use kubectl's --type=merge)"
+                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?}; server-side apply is not served yet)"
                     ),
                 ))
             }
@@ -530,12 +533,9 @@ impl ApiServer {
         for _ in 0..8 {
             let current = self.client.get(res, ns, name).await?;
             let mut doc = current.clone();
-            match &patch {
-                Patch::Merge(p) => json_patch::merge(&mut doc, p),
-                Patch::Json(p) => json_patch::patch(&mut doc, &p.0).map_err(|e| {
-                    ApiError::new(422, "Invalid", format!("the patch cannot be applied: {e}"))
-                })?,
-            }
+            patch.apply(&mut doc).map_err(|e| {
+                ApiError::new(422, "Invalid", format!("the patch cannot be applied: {e}"))
+            })?;
             let rv_precondition = doc.pointer("/metadata/resourceVersion")
                 != current.pointer("/metadata/resourceVersion");
             let (value, warnings) = self.admit(res, q, doc)?;

@@ -342,11 +342,9 @@ impl InProcessClient {
         let res2 = res.clone();
         self.update_with(res, ns, name, status_only, move |cur| {
             let mut doc = cur.clone();
-            match patch {
-                Patch::Merge(p) => json_patch::merge(&mut doc, p),
-                Patch::Json(p) => json_patch::patch(&mut doc, &p.0)
-                    .map_err(|e| invalid(&res2, name, "patch", &e.to_string()))?,
-            }
+            patch
+                .apply(&mut doc)
+                .map_err(|e| invalid(&res2, name, "patch", &e.to_string()))?;
             // A resourceVersion in the patch is a precondition.
             let expected = match (
                 meta_str(&doc, "resourceVersion"),

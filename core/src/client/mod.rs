@@ -30,6 +30,7 @@ mod error;
 mod fields;
 mod in_process;
 mod params;
+mod strategic_merge;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -40,6 +41,7 @@ pub use error::ClientError;
 pub use fields::field_value;
 pub use in_process::InProcessClient;
 pub use params::{DeleteOutcome, DeleteParams, ListParams, Patch, PropagationPolicy, WatchParams};
+pub use strategic_merge::strategic_merge;
 
 use crate::ApiResource;
 

@@ -80,6 +80,9 @@ pub enum Patch {
     Merge(serde_json::Value),
     /// RFC 6902 JSON patch (`application/json-patch+json`): a list of operations.
     Json(json_patch::Patch),
+    /// Strategic merge patch (`application/strategic-merge-patch+json`), for built-in kinds: keyed lists
+    /// merge by key (see [`strategic_merge`](super::strategic_merge)).
+    Strategic(serde_json::Value),
 }
 
 /// What a delete did.
@@ -89,4 +92,16 @@ pub enum DeleteOutcome<K> {
     Deleted(K),
     /// The object is being deleted (finalizers or graceful termination pending); this is its state now.
     Pending(K),
+}
+
+impl Patch {
+    /// Applies this patch to `doc`.
+    pub fn apply(&self, doc: &mut serde_json::Value) -> Result<(), json_patch::PatchError> {
+        match self {
+            Patch::Merge(p) => json_patch::merge(doc, p),
+            Patch::Json(p) => json_patch::patch(doc, &p.0)?,
+            Patch::Strategic(p) => super::strategic_merge(doc, p),
+        }
+        Ok(())
+    }
 }
