@@ -381,3 +381,51 @@ fn kubectl_apply_changes_merge_strategically() {
         .ok(&["apply", "-f", f2.to_str().unwrap()])
         .contains("pod/web unchanged"));
 }
+
+#[test]
+fn kubectl_get_prints_the_apiservers_columns() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    s.ok(&["create", "-f", &repo("examples/manifests/seed-pod.yaml")]);
+    s.ok(&["apply", "-f", &repo("examples/manifests/replicaset.yaml")]);
+    let pods = s.ok(&["get", "pods"]);
+    let header: Vec<&str> = pods.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{pods}"
+    );
+    assert!(
+        pods.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("nginx   0/1     Pending   0"),
+        "{pods}"
+    );
+    let wide = s.ok(&["get", "pods", "-o", "wide"]);
+    assert!(
+        wide.contains("NOMINATED NODE") && wide.contains("READINESS GATES"),
+        "{wide}"
+    );
+    let rs = s.ok(&["get", "rs"]);
+    assert!(
+        rs.contains("DESIRED") && rs.lines().nth(1).unwrap().split_whitespace().nth(1) == Some("3"),
+        "{rs}"
+    );
+    let svc = s.ok(&["get", "svc", "web"]);
+    assert!(
+        svc.contains("PORT(S)") && svc.contains("NodePort") && svc.contains("80/TCP"),
+        "{svc}"
+    );
+    let all = s.ok(&["get", "all"]);
+    assert!(
+        all.contains("pod/nginx")
+            && all.contains("service/web")
+            && all.contains("replicaset.apps/web"),
+        "{all}"
+    );
+    let ns = s.ok(&["get", "ns"]);
+    assert!(ns.contains("STATUS") && ns.contains("Active"), "{ns}");
+}

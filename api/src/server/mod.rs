@@ -9,6 +9,7 @@ mod discovery;
 mod openapi;
 mod path;
 mod response;
+mod table;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -221,6 +222,8 @@ impl ApiServer {
     ) -> Result<Response, ApiError> {
         let target = path::parse(&self.scheme, uri.path()).map_err(|e| ApiError::not_found(e.0))?;
         let watch = matches!(q.get("watch").map(String::as_str), Some("true") | Some("1"));
+        let as_table =
+            table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
         Ok(match (&method, target) {
             (&Method::GET, Target::GroupVersion(gv)) => {
                 Json::ok(discovery::api_resource_list(&gv, self.scheme.resources())).into_response()
@@ -231,7 +234,10 @@ impl ApiServer {
                     resource,
                     namespace,
                 },
-            ) if watch => self.watch(&resource, namespace.as_deref(), &q).await?,
+            ) if watch => {
+                self.watch(&resource, namespace.as_deref(), &q, as_table)
+                    .await?
+            }
             (
                 &Method::GET,
                 Target::Collection {
@@ -239,7 +245,7 @@ impl ApiServer {
                     namespace,
                 },
             ) => self
-                .list(&resource, namespace.as_deref(), &q)
+                .list(&resource, namespace.as_deref(), &q, as_table)
                 .await?
                 .into_response(),
             (
@@ -270,12 +276,23 @@ impl ApiServer {
                     name,
                     subresource: None | Some(_),
                 },
-            ) => Json::ok(
-                self.client
+            ) => {
+                let obj = self
+                    .client
                     .get(&resource, namespace.as_deref(), &name)
-                    .await?,
-            )
-            .into_response(),
+                    .await?;
+                if as_table {
+                    let rv = obj
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let include = q.get("includeObject").map(String::as_str);
+                    Json::ok(table::table(&resource, &[obj], &rv, include)).into_response()
+                } else {
+                    Json::ok(obj).into_response()
+                }
+            }
             (
                 &Method::PUT,
                 Target::Object {
@@ -340,8 +357,26 @@ impl ApiServer {
         })
     }
 
-    async fn list(&self, res: &ApiResource, ns: Option<&str>, q: &Q) -> Result<Json, ApiError> {
+    async fn list(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        q: &Q,
+        as_table: bool,
+    ) -> Result<Json, ApiError> {
         let list = self.client.list(res, ns, &list_params(q)?).await?;
+        if as_table {
+            let mut t = table::table(
+                res,
+                &list.items,
+                &list.resource_version,
+                q.get("includeObject").map(String::as_str),
+            );
+            if let Some(c) = list.continue_token {
+                t["metadata"]["continue"] = Value::String(c);
+            }
+            return Ok(Json::ok(t));
+        }
         let mut metadata = json!({"resourceVersion": list.resource_version});
         if let Some(c) = list.continue_token {
             metadata["continue"] = Value::String(c);
@@ -650,6 +685,7 @@ impl ApiServer {
         res: &ApiResource,
         ns: Option<&str>,
         q: &Q,
+        as_table: bool,
     ) -> Result<Response, ApiError> {
         let lp = list_params(q)?;
         let timeout = q
@@ -672,7 +708,9 @@ impl ApiServer {
             }
             Err(e) => return Err(e.into()),
         };
-        let lines = stream.map(|item| {
+        let res = res.clone();
+        let include = q.get("includeObject").cloned();
+        let lines = stream.map(move |item| {
             let line = match item {
                 Ok(ev) => {
                     let t = match ev.event_type {
@@ -681,7 +719,18 @@ impl ApiServer {
                         EventType::Deleted => "DELETED",
                         EventType::Bookmark => "BOOKMARK",
                     };
-                    let mut l = serde_json::to_vec(&json!({"type": t, "object": ev.object}))
+                    let object = if as_table && ev.event_type != EventType::Bookmark {
+                        let rv = ev
+                            .object
+                            .pointer("/metadata/resourceVersion")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string();
+                        table::table(&res, &[ev.object], &rv, include.as_deref())
+                    } else {
+                        ev.object
+                    };
+                    let mut l = serde_json::to_vec(&json!({"type": t, "object": object}))
                         .unwrap_or_default();
                     l.push(b'\n');
                     l
