@@ -7,9 +7,14 @@
 //!
 //! Still to come (see the API-server issue): TLS and bearer tokens, Tables for `kubectl get` columns,
 //! OpenAPI v3, strategic merge patch and server-side apply, the scale/binding/log/exec subresources,
-//! `/metrics`, and the HTTP implementation of `skiff_core::client::Client`.
+//! and `/metrics`.
+//!
+//! [`HttpClient`] is the HTTP implementation of `skiff_core::client::Client`: controllers and node agents
+//! use it to run in another process than the API server.
 
+pub mod http_client;
 pub mod kubeconfig;
 pub mod server;
 
+pub use http_client::HttpClient;
 pub use server::ApiServer;
