@@ -429,3 +429,44 @@ fn kubectl_get_prints_the_apiservers_columns() {
     let ns = s.ok(&["get", "ns"]);
     assert!(ns.contains("STATUS") && ns.contains("Active"), "{ns}");
 }
+
+#[test]
+fn kubectl_scale_through_the_scale_subresource() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    s.ok(&["apply", "-f", &repo("examples/manifests/replicaset.yaml")]);
+    assert!(s
+        .ok(&["scale", "rs", "web", "--replicas=5"])
+        .contains("scaled"));
+    assert_eq!(
+        s.ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
+            .trim(),
+        "5"
+    );
+    let err = s.fails(&["scale", "rs", "web", "--current-replicas=2", "--replicas=1"]);
+    assert!(err.contains("Expected replicas to be 2, was 5"), "{err}");
+    let raw = s.ok(&[
+        "get",
+        "--raw",
+        "/apis/apps/v1/namespaces/default/replicasets/web/scale",
+    ]);
+    let scale: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        (scale["kind"].as_str(), scale["status"]["selector"].as_str()),
+        (Some("Scale"), Some("app=web"))
+    );
+    let (code, body) = s.http(
+        "PATCH",
+        "/apis/apps/v1/namespaces/default/replicasets/web/scale",
+        "application/merge-patch+json",
+        br#"{"spec":{"replicas":-3}}"#,
+    );
+    assert_eq!(code, 422, "negative replicas are invalid: {body}");
+    assert_eq!(
+        s.ok(&["get", "rs", "web", "-o", "jsonpath={.spec.replicas}"])
+            .trim(),
+        "5"
+    );
+}

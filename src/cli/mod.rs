@@ -30,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a cluster in this process: the API server on the embedded store (kubectl works against it).
     Up(UpArgs),
+    /// Run only the API server (with its store); the same flags as `up`.
+    Server(UpArgs),
     /// Print the version of Skiff and the Kubernetes API it speaks.
     Version(VersionArgs),
     /// Decode, default and validate manifests as the API server would, without a server.
@@ -51,7 +53,8 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     match cli.command {
-        Command::Up(a) => up::run(&a, out),
+        // Until controllers and a node agent exist, `up` and `server` run the same components.
+        Command::Up(a) | Command::Server(a) => up::run(&a, out),
         Command::Version(a) => version::run(&a, out),
         Command::Validate(a) => validate::run(&a, out),
     }

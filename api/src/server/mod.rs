@@ -274,13 +274,16 @@ impl ApiServer {
                     resource,
                     namespace,
                     name,
-                    subresource: None | Some(_),
+                    subresource,
                 },
             ) => {
                 let obj = self
                     .client
                     .get(&resource, namespace.as_deref(), &name)
                     .await?;
+                if subresource.as_deref() == Some("scale") {
+                    return Ok(Json::ok(scale_of(&resource, &obj)?).into_response());
+                }
                 if as_table {
                     let rv = obj
                         .pointer("/metadata/resourceVersion")
@@ -498,6 +501,17 @@ impl ApiServer {
             Some("status") => Ok(Json::ok(
                 self.client.replace_status(res, ns, name, body).await?,
             )),
+            Some("scale") => {
+                let replicas = body
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                let rv = body
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                self.set_replicas(res, ns, name, q, replicas, rv).await
+            }
             Some(other) => Err(ApiError::not_found(format!(
                 "subresource {other:?} of {} is not served",
                 res.plural
@@ -555,6 +569,26 @@ impl ApiServer {
                 return Ok(Json::ok(
                     self.client.patch_status(res, ns, name, &patch).await?,
                 ))
+            }
+            Some("scale") => {
+                let current = self.client.get(res, ns, name).await?;
+                let mut scale = scale_of(res, &current)?;
+                let before_rv = scale.pointer("/metadata/resourceVersion").cloned();
+                patch.apply(&mut scale).map_err(|e| {
+                    ApiError::new(422, "Invalid", format!("the patch cannot be applied: {e}"))
+                })?;
+                let replicas = scale
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                let rv = match scale.pointer("/metadata/resourceVersion") {
+                    Some(v) if Some(v) != before_rv.as_ref() => v.as_str().map(str::to_string),
+                    _ => current
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                };
+                return self.set_replicas(res, ns, name, q, replicas, rv).await;
             }
             Some(other) => {
                 return Err(ApiError::not_found(format!(
@@ -740,6 +774,60 @@ impl ApiServer {
             Ok::<_, Infallible>(Bytes::from(line))
         });
         Ok(watch_response(Body::from_stream(lines)))
+    }
+}
+
+/// The `autoscaling/v1` Scale of a ReplicaSet.
+fn scale_of(res: &ApiResource, obj: &Value) -> Result<Value, ApiError> {
+    if res.plural != "replicasets" {
+        return Err(ApiError::not_found(format!(
+            "subresource \"scale\" of {} is not served",
+            res.plural
+        )));
+    }
+    let selector: Vec<String> = obj
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    let meta = &obj["metadata"];
+    Ok(json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
+            "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"],
+        },
+        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status": {
+            "replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector.join(","),
+        },
+    }))
+}
+
+impl ApiServer {
+    /// Writes `spec.replicas` through the scale subresource (compare-and-swap on `rv` when given).
+    async fn set_replicas(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        q: &Q,
+        replicas: i64,
+        rv: Option<String>,
+    ) -> Result<Json, ApiError> {
+        let mut obj = self.client.get(res, ns, name).await?;
+        scale_of(res, &obj)?;
+        obj["spec"]["replicas"] = json!(replicas);
+        if let Some(rv) = rv {
+            obj["metadata"]["resourceVersion"] = json!(rv);
+        }
+        let (value, _) = self.admit(res, q, obj)?;
+        let updated = self.client.replace(res, ns, name, value).await?;
+        Ok(Json::ok(scale_of(res, &updated)?))
     }
 }
 
