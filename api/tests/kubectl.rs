@@ -470,3 +470,34 @@ fn kubectl_scale_through_the_scale_subresource() {
         "5"
     );
 }
+
+#[test]
+fn metrics_count_requests_by_verb_resource_and_code() {
+    let s = start();
+    s.http(
+        "GET",
+        "/api/v1/namespaces/default/pods",
+        "application/json",
+        b"",
+    );
+    s.http(
+        "GET",
+        "/api/v1/namespaces/default/pods/missing",
+        "application/json",
+        b"",
+    );
+    let (code, body) = s.http("GET", "/metrics", "text/plain", b"");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains(r#"skiff_apiserver_request_total{verb="list",resource="pods",code="200"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"skiff_apiserver_request_total{verb="get",resource="pods",code="404"} 1"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("skiff_apiserver_request_duration_seconds_bucket"),
+        "{body}"
+    );
+}

@@ -6,6 +6,7 @@
 //! Kubernetes does; every failure is a `metav1.Status` with Kubernetes' code and reason.
 
 mod discovery;
+mod metrics;
 mod openapi;
 mod path;
 mod response;
@@ -48,6 +49,7 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 pub struct ApiServer {
     client: Arc<dyn Client>,
     scheme: Scheme,
+    metrics: Arc<metrics::ApiMetrics>,
 }
 
 type Q = HashMap<String, String>;
@@ -55,7 +57,11 @@ type Q = HashMap<String, String>;
 impl ApiServer {
     /// A server for the kinds of `scheme`, storing through `client`.
     pub fn new(client: Arc<dyn Client>, scheme: Scheme) -> Arc<Self> {
-        Arc::new(Self { client, scheme })
+        Arc::new(Self {
+            client,
+            scheme,
+            metrics: metrics::ApiMetrics::new(),
+        })
     }
 
     /// Creates the system namespaces if they are missing.
@@ -99,7 +105,15 @@ impl ApiServer {
                     uri.path()
                 ))
             })
+            .route(
+                "/metrics",
+                get(|State(s): State<Arc<ApiServer>>| async move { s.metrics.render() }),
+            )
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn_with_state(
+                self.metrics.clone(),
+                metrics::record,
+            ))
             .with_state(self)
     }
 
