@@ -21,6 +21,20 @@ use crate::kinds::{
 
 pub use pod::{default_pod_spec, pull_policy_for};
 
+/// Sets `field` to `default` when it is absent or empty, as Kubernetes does for its non-pointer string fields.
+fn fill(field: &mut Option<String>, default: &str) {
+    if field.as_deref().is_none_or(str::is_empty) {
+        *field = Some(default.to_string());
+    }
+}
+
+/// Sets `field` to `default` when it is absent or zero, as Kubernetes does for its non-pointer numbers.
+fn fill_num(field: &mut Option<i32>, default: i32) {
+    if field.unwrap_or(0) == 0 {
+        *field = Some(default);
+    }
+}
+
 /// A kind whose unset fields the API server fills before validation.
 ///
 /// The method has an empty default, so a kind without defaults registers with `impl ApplyDefaults for MyKind {}`.
