@@ -1,11 +1,15 @@
 //! Pod defaults (`SetDefaults_Pod`, `SetDefaults_PodSpec`, `SetDefaults_Container`, `SetDefaults_Probe`...).
 //!
-//! Kubernetes fills its non-pointer fields when they hold the zero value, so an empty string (or a zero probe
-//! timing) counts as unset here too; fields that are pointers in Kubernetes (`terminationGracePeriodSeconds`,
-//! `enableServiceLinks`, hostPath `type`, configMap `defaultMode`) are filled only when absent.
+//! Kubernetes fills its non-pointer string fields when they are empty, so an empty string counts as unset here
+//! too; fields that are pointers in Kubernetes (`terminationGracePeriodSeconds`, `enableServiceLinks`, hostPath
+//! `type`, configMap `defaultMode`) are filled only when absent.
+//!
+//! Two deliberate differences, so that validation can report them: a probe timing given as 0 is kept (Kubernetes
+//! would replace it by its default), and a volume with no source stays sourceless (Kubernetes would make it an
+//! `emptyDir`).
 
-use super::{fill, fill_num, ApplyDefaults};
-use crate::kinds::{Container, EmptyDirVolumeSource, Pod, PodSpec, Probe};
+use super::{fill, ApplyDefaults};
+use crate::kinds::{Container, Pod, PodSpec, Probe};
 
 impl ApplyDefaults for Pod {
     /// Everything [`default_pod_spec`] fills, plus what Kubernetes fills on Pods only (`SetDefaults_Pod`), not
@@ -43,8 +47,7 @@ impl ApplyDefaults for Pod {
 /// `default-scheduler`; per container (init and app): imagePullPolicy (see [`pull_policy_for`]),
 /// terminationMessagePath `/dev/termination-log` and terminationMessagePolicy `File`, port protocol `TCP`,
 /// probe timings (timeout 1, period 10, success 1, failure 3), httpGet path `/` and scheme `HTTP`, fieldRef
-/// apiVersion `v1`; volumes: `emptyDir: {}` when no source is given, hostPath type `""`, configMap
-/// defaultMode 0644 (420).
+/// apiVersion `v1`; volumes: hostPath type `""`, configMap defaultMode 0644 (420).
 pub fn default_pod_spec(spec: &mut PodSpec) {
     fill(&mut spec.restart_policy, "Always");
     spec.termination_grace_period_seconds.get_or_insert(30);
@@ -58,9 +61,6 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
         default_container(c);
     }
     for v in &mut spec.volumes {
-        if v.empty_dir.is_none() && v.host_path.is_none() && v.config_map.is_none() {
-            v.empty_dir = Some(EmptyDirVolumeSource::default());
-        }
         if let Some(hp) = &mut v.host_path {
             hp.type_.get_or_insert_with(String::new);
         }
@@ -119,10 +119,10 @@ fn default_container(c: &mut Container) {
 }
 
 fn default_probe(p: &mut Probe) {
-    fill_num(&mut p.timeout_seconds, 1);
-    fill_num(&mut p.period_seconds, 10);
-    fill_num(&mut p.success_threshold, 1);
-    fill_num(&mut p.failure_threshold, 3);
+    p.timeout_seconds.get_or_insert(1);
+    p.period_seconds.get_or_insert(10);
+    p.success_threshold.get_or_insert(1);
+    p.failure_threshold.get_or_insert(3);
     if let Some(h) = &mut p.http_get {
         fill(&mut h.path, "/");
         fill(&mut h.scheme, "HTTP");
@@ -276,11 +276,11 @@ mod tests {
     }
 
     #[test]
-    fn empty_strings_and_zero_timings_count_as_unset() {
+    fn empty_strings_count_as_unset() {
         let mut c: Container = serde_json::from_str(
             r#"{"name": "c", "image": "nginx:1.27", "imagePullPolicy": "", "terminationMessagePolicy": "",
                 "ports": [{"containerPort": 80, "protocol": ""}],
-                "livenessProbe": {"tcpSocket": {"port": 80}, "timeoutSeconds": 0, "failureThreshold": 5}}"#,
+                "livenessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 0, "failureThreshold": 5}}"#,
         )
         .unwrap();
         c.readiness_probe = Some(Probe {
@@ -310,6 +310,11 @@ mod tests {
         assert_eq!(
             (live.timeout_seconds, live.failure_threshold),
             (Some(1), Some(5))
+        );
+        assert_eq!(
+            live.period_seconds,
+            Some(0),
+            "a 0 timing is kept for validation to report"
         );
         let h = c
             .readiness_probe
@@ -384,7 +389,11 @@ mod tests {
                 .unwrap();
         pod.apply_defaults();
         let v = &pod.spec.volumes;
-        assert_eq!(v[0].empty_dir, Some(EmptyDirVolumeSource::default()));
+        assert_eq!(
+            (v[0].empty_dir.is_none(), v[0].host_path.is_none()),
+            (true, true),
+            "a sourceless volume is left for validation to report"
+        );
         assert_eq!(v[1].host_path.as_ref().unwrap().type_.as_deref(), Some(""));
         assert_eq!(
             v[2].host_path.as_ref().unwrap().type_.as_deref(),
