@@ -1,28 +1,58 @@
 //! Pod defaults (`SetDefaults_Pod`, `SetDefaults_PodSpec`, `SetDefaults_Container`, `SetDefaults_Probe`...).
+//!
+//! Kubernetes fills its non-pointer string fields when they are empty, so an empty string counts as unset here
+//! too; fields that are pointers in Kubernetes (`terminationGracePeriodSeconds`, `enableServiceLinks`, hostPath
+//! `type`, configMap `defaultMode`) are filled only when absent.
+//!
+//! Two deliberate differences, so that validation can report them: a probe timing given as 0 is kept (Kubernetes
+//! would replace it by its default), and a volume with no source stays sourceless (Kubernetes would make it an
+//! `emptyDir`).
 
-use super::ApplyDefaults;
+use super::{fill, ApplyDefaults};
 use crate::kinds::{Container, Pod, PodSpec, Probe};
 
 impl ApplyDefaults for Pod {
-    /// Everything [`default_pod_spec`] fills.
+    /// Everything [`default_pod_spec`] fills, plus what Kubernetes fills on Pods only (`SetDefaults_Pod`), not
+    /// on pod templates: requests copied from limits where unset, `enableServiceLinks` true, and with
+    /// `hostNetwork` each container port's `hostPort` set to its `containerPort`.
     fn apply_defaults(&mut self) {
-        default_pod_spec(&mut self.spec);
+        let spec = &mut self.spec;
+        default_pod_spec(spec);
+        spec.enable_service_links.get_or_insert(true);
+        let host_network = spec.host_network == Some(true);
+        for c in spec
+            .init_containers
+            .iter_mut()
+            .chain(spec.containers.iter_mut())
+        {
+            let resources = &mut c.resources;
+            for (name, limit) in &resources.limits {
+                if !resources.requests.contains_key(name) {
+                    resources.requests.insert(name.clone(), *limit);
+                }
+            }
+            if host_network {
+                for p in &mut c.ports {
+                    if p.host_port.unwrap_or(0) == 0 {
+                        p.host_port = Some(p.container_port);
+                    }
+                }
+            }
+        }
     }
 }
 
-/// Fills a pod spec's defaults (also used for the pod template of ReplicaSets):
+/// Fills a pod spec's defaults, for Pods and for the pod template of ReplicaSets alike:
 /// restartPolicy `Always`, terminationGracePeriodSeconds 30, dnsPolicy `ClusterFirst`, schedulerName
-/// `default-scheduler`, enableServiceLinks true; per container: imagePullPolicy (see [`pull_policy_for`]),
-/// terminationMessagePath/Policy, port protocol `TCP`, requests copied from limits where unset, probe timings,
-/// httpGet path `/` and scheme `HTTP`, fieldRef apiVersion `v1`; volumes: hostPath type `""`, configMap
-/// defaultMode 0644.
+/// `default-scheduler`; per container (init and app): imagePullPolicy (see [`pull_policy_for`]),
+/// terminationMessagePath `/dev/termination-log` and terminationMessagePolicy `File`, port protocol `TCP`,
+/// probe timings (timeout 1, period 10, success 1, failure 3), httpGet path `/` and scheme `HTTP`, fieldRef
+/// apiVersion `v1`; volumes: hostPath type `""`, configMap defaultMode 0644 (420).
 pub fn default_pod_spec(spec: &mut PodSpec) {
-    spec.restart_policy.get_or_insert_with(|| "Always".into());
+    fill(&mut spec.restart_policy, "Always");
     spec.termination_grace_period_seconds.get_or_insert(30);
-    spec.dns_policy.get_or_insert_with(|| "ClusterFirst".into());
-    spec.scheduler_name
-        .get_or_insert_with(|| "default-scheduler".into());
-    spec.enable_service_links.get_or_insert(true);
+    fill(&mut spec.dns_policy, "ClusterFirst");
+    fill(&mut spec.scheduler_name, "default-scheduler");
     for c in spec
         .init_containers
         .iter_mut()
@@ -36,11 +66,6 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
         }
         if let Some(cm) = &mut v.config_map {
             cm.default_mode.get_or_insert(0o644);
-        }
-    }
-    for t in &mut spec.tolerations {
-        if t.operator.as_deref().unwrap_or("").is_empty() {
-            t.operator = Some("Equal".into());
         }
     }
 }
@@ -69,25 +94,16 @@ pub fn pull_policy_for(image: &str) -> &'static str {
 }
 
 fn default_container(c: &mut Container) {
-    if c.image_pull_policy.is_none() {
-        let policy = pull_policy_for(c.image.as_deref().unwrap_or(""));
-        c.image_pull_policy = Some(policy.into());
-    }
-    c.termination_message_path
-        .get_or_insert_with(|| "/dev/termination-log".into());
-    c.termination_message_policy
-        .get_or_insert_with(|| "File".into());
+    let policy = pull_policy_for(c.image.as_deref().unwrap_or(""));
+    fill(&mut c.image_pull_policy, policy);
+    fill(&mut c.termination_message_path, "/dev/termination-log");
+    fill(&mut c.termination_message_policy, "File");
     for p in &mut c.ports {
-        p.protocol.get_or_insert_with(|| "TCP".into());
-    }
-    for (name, limit) in &c.resources.limits {
-        if !c.resources.requests.contains_key(name) {
-            c.resources.requests.insert(name.clone(), *limit);
-        }
+        fill(&mut p.protocol, "TCP");
     }
     for e in &mut c.env {
         if let Some(fr) = e.value_from.as_mut().and_then(|v| v.field_ref.as_mut()) {
-            fr.api_version.get_or_insert_with(|| "v1".into());
+            fill(&mut fr.api_version, "v1");
         }
     }
     for probe in [
@@ -108,8 +124,8 @@ fn default_probe(p: &mut Probe) {
     p.success_threshold.get_or_insert(1);
     p.failure_threshold.get_or_insert(3);
     if let Some(h) = &mut p.http_get {
-        h.path.get_or_insert_with(|| "/".into());
-        h.scheme.get_or_insert_with(|| "HTTP".into());
+        fill(&mut h.path, "/");
+        fill(&mut h.scheme, "HTTP");
     }
 }
 
@@ -256,6 +272,141 @@ mod tests {
                 .unwrap()
                 .default_mode,
             Some(420)
+        );
+    }
+
+    #[test]
+    fn empty_strings_count_as_unset() {
+        let mut c: Container = serde_json::from_str(
+            r#"{"name": "c", "image": "nginx:1.27", "imagePullPolicy": "", "terminationMessagePolicy": "",
+                "ports": [{"containerPort": 80, "protocol": ""}],
+                "livenessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 0, "failureThreshold": 5}}"#,
+        )
+        .unwrap();
+        c.readiness_probe = Some(Probe {
+            http_get: Some(HttpGetAction {
+                path: Some(String::new()),
+                scheme: Some("HTTPS".into()),
+                port: 8443.into(),
+                ..HttpGetAction::default()
+            }),
+            ..Probe::default()
+        });
+        let mut pod = pod_with(c);
+        pod.spec.restart_policy = Some(String::new());
+        pod.spec.dns_policy = Some("Default".into());
+        pod.apply_defaults();
+        assert_eq!(pod.spec.restart_policy.as_deref(), Some("Always"));
+        assert_eq!(pod.spec.dns_policy.as_deref(), Some("Default"));
+        let c = &pod.spec.containers[0];
+        assert_eq!(c.image_pull_policy.as_deref(), Some("IfNotPresent"));
+        assert_eq!(c.termination_message_policy.as_deref(), Some("File"));
+        assert_eq!(
+            c.termination_message_path.as_deref(),
+            Some("/dev/termination-log")
+        );
+        assert_eq!(c.ports[0].protocol.as_deref(), Some("TCP"));
+        let live = c.liveness_probe.as_ref().unwrap();
+        assert_eq!(
+            (live.timeout_seconds, live.failure_threshold),
+            (Some(1), Some(5))
+        );
+        assert_eq!(
+            live.period_seconds,
+            Some(0),
+            "a 0 timing is kept for validation to report"
+        );
+        let h = c
+            .readiness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            (h.path.as_deref(), h.scheme.as_deref()),
+            (Some("/"), Some("HTTPS"))
+        );
+    }
+
+    #[test]
+    fn pod_only_defaults() {
+        let mut pod = pod_with(Container::new("c", "i"));
+        pod.apply_defaults();
+        assert_eq!(pod.spec.enable_service_links, Some(true));
+        let mut pod = pod_with(Container::new("c", "i"));
+        pod.spec.enable_service_links = Some(false);
+        pod.apply_defaults();
+        assert_eq!(pod.spec.enable_service_links, Some(false));
+
+        // Only default_pod_spec runs for templates: no requests from limits, no enableServiceLinks.
+        let mut c = Container::new("c", "i");
+        c.resources
+            .limits
+            .insert("cpu".into(), Quantity::from_millis(500));
+        let mut spec = PodSpec {
+            containers: vec![c],
+            ..PodSpec::default()
+        };
+        default_pod_spec(&mut spec);
+        assert!(spec.containers[0].resources.requests.is_empty());
+        assert_eq!(spec.enable_service_links, None);
+        assert_eq!(spec.restart_policy.as_deref(), Some("Always"));
+    }
+
+    #[test]
+    fn host_network_ports_become_host_ports() {
+        let mut c = Container::new("c", "i");
+        c.ports = serde_json::from_str(
+            r#"[{"containerPort": 80}, {"containerPort": 443, "hostPort": 8443}]"#,
+        )
+        .unwrap();
+        let mut pod = pod_with(c.clone());
+        pod.spec.host_network = Some(true);
+        pod.apply_defaults();
+        let ports = &pod.spec.containers[0].ports;
+        assert_eq!(
+            (ports[0].host_port, ports[1].host_port),
+            (Some(80), Some(8443))
+        );
+
+        let mut pod = pod_with(c);
+        pod.apply_defaults();
+        assert_eq!(pod.spec.containers[0].ports[0].host_port, None);
+    }
+
+    #[test]
+    fn volume_sources_and_tolerations() {
+        let mut pod = pod_with(Container::new("c", "i"));
+        pod.spec.volumes = serde_json::from_str(
+            r#"[{"name": "scratch"}, {"name": "h", "hostPath": {"path": "/home"}},
+                {"name": "d", "hostPath": {"path": "/data", "type": "Directory"}},
+                {"name": "cm", "configMap": {"name": "c", "defaultMode": 256}}]"#,
+        )
+        .unwrap();
+        pod.spec.tolerations =
+            serde_json::from_str(r#"[{"key": "k", "value": "v", "effect": "NoSchedule"}]"#)
+                .unwrap();
+        pod.apply_defaults();
+        let v = &pod.spec.volumes;
+        assert_eq!(
+            (v[0].empty_dir.is_none(), v[0].host_path.is_none()),
+            (true, true),
+            "a sourceless volume is left for validation to report"
+        );
+        assert_eq!(v[1].host_path.as_ref().unwrap().type_.as_deref(), Some(""));
+        assert_eq!(
+            v[2].host_path.as_ref().unwrap().type_.as_deref(),
+            Some("Directory")
+        );
+        assert!(
+            v[1].empty_dir.is_none(),
+            "a volume with a source gets no emptyDir"
+        );
+        assert_eq!(v[3].config_map.as_ref().unwrap().default_mode, Some(256));
+        assert_eq!(
+            pod.spec.tolerations[0].operator, None,
+            "Kubernetes does not default a toleration's operator"
         );
     }
 }

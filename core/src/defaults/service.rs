@@ -1,27 +1,39 @@
 //! Service defaults (`SetDefaults_Service`).
 
-use super::ApplyDefaults;
+use super::{fill, ApplyDefaults};
 use crate::kinds::Service;
 use crate::IntOrString;
 
 impl ApplyDefaults for Service {
-    /// type `ClusterIP`, sessionAffinity `None`, port protocol `TCP`, targetPort = port,
-    /// internalTrafficPolicy `Cluster`, and externalTrafficPolicy `Cluster` for NodePort Services.
+    /// type `ClusterIP`, sessionAffinity `None`, port protocol `TCP`, targetPort = port (when absent, 0 or
+    /// `""`), internalTrafficPolicy `Cluster` for ClusterIP, NodePort and LoadBalancer Services, and
+    /// externalTrafficPolicy `Cluster` for externally reachable ones (NodePort, LoadBalancer, or ClusterIP with
+    /// externalIPs). `ipFamilyPolicy`/`ipFamilies`/`clusterIPs` are not defaults in Kubernetes: the service
+    /// registry fills them when it allocates the ClusterIP.
     fn apply_defaults(&mut self) {
         let spec = &mut self.spec;
-        let ty = spec.type_.get_or_insert_with(|| "ClusterIP".into()).clone();
-        spec.session_affinity.get_or_insert_with(|| "None".into());
+        fill(&mut spec.session_affinity, "None");
+        fill(&mut spec.type_, "ClusterIP");
         for p in &mut spec.ports {
-            p.protocol.get_or_insert_with(|| "TCP".into());
-            let port = p.port;
-            p.target_port.get_or_insert(IntOrString::Int(port));
+            fill(&mut p.protocol, "TCP");
+            let unset = match &p.target_port {
+                None => true,
+                Some(IntOrString::Int(n)) => *n == 0,
+                Some(IntOrString::String(s)) => s.is_empty(),
+            };
+            if unset {
+                p.target_port = Some(IntOrString::Int(p.port));
+            }
         }
-        if ty == "ClusterIP" || ty == "NodePort" {
+        let ty = spec.type_.as_deref().unwrap_or("");
+        let externally_accessible = ty == "NodePort"
+            || ty == "LoadBalancer"
+            || (ty == "ClusterIP" && !spec.external_ips.is_empty());
+        if externally_accessible {
+            fill(&mut spec.external_traffic_policy, "Cluster");
+        }
+        if matches!(ty, "ClusterIP" | "NodePort" | "LoadBalancer") {
             spec.internal_traffic_policy
-                .get_or_insert_with(|| "Cluster".into());
-        }
-        if ty == "NodePort" {
-            spec.external_traffic_policy
                 .get_or_insert_with(|| "Cluster".into());
         }
     }
@@ -59,5 +71,41 @@ mod tests {
         );
         assert_eq!(s.spec.ports[0].protocol.as_deref(), Some("UDP"));
         assert_eq!(s.spec.external_traffic_policy.as_deref(), Some("Cluster"));
+    }
+
+    #[test]
+    fn cluster_ip_gets_internal_policy_only_and_empty_values_are_filled() {
+        let s = svc(serde_json::json!({"metadata": {"name": "web"}, "spec": {
+            "type": "", "sessionAffinity": "",
+            "ports": [{"port": 80, "targetPort": 0, "protocol": ""}, {"port": 81, "targetPort": ""}]}}));
+        assert_eq!(s.spec.type_.as_deref(), Some("ClusterIP"));
+        assert_eq!(s.spec.session_affinity.as_deref(), Some("None"));
+        assert_eq!(s.spec.internal_traffic_policy.as_deref(), Some("Cluster"));
+        assert_eq!(s.spec.external_traffic_policy, None);
+        assert_eq!(s.spec.ip_family_policy, None);
+        assert_eq!(s.spec.ports[0].target_port, Some(IntOrString::Int(80)));
+        assert_eq!(s.spec.ports[0].protocol.as_deref(), Some("TCP"));
+        assert_eq!(s.spec.ports[1].target_port, Some(IntOrString::Int(81)));
+    }
+
+    #[test]
+    fn external_traffic_policy_for_externally_reachable_services() {
+        let s = svc(serde_json::json!({"metadata": {"name": "web"}, "spec": {
+            "externalIPs": ["192.0.2.10"], "ports": [{"port": 80}]}}));
+        assert_eq!(s.spec.external_traffic_policy.as_deref(), Some("Cluster"));
+        let s = svc(serde_json::json!({"metadata": {"name": "web"}, "spec": {
+            "type": "LoadBalancer", "ports": [{"port": 80}]}}));
+        assert_eq!(s.spec.external_traffic_policy.as_deref(), Some("Cluster"));
+        assert_eq!(s.spec.internal_traffic_policy.as_deref(), Some("Cluster"));
+        let s = svc(serde_json::json!({"metadata": {"name": "web"}, "spec": {
+            "type": "NodePort", "externalTrafficPolicy": "Local", "internalTrafficPolicy": "Local",
+            "sessionAffinity": "ClientIP", "ports": [{"port": 80}]}}));
+        assert_eq!(s.spec.external_traffic_policy.as_deref(), Some("Local"));
+        assert_eq!(s.spec.internal_traffic_policy.as_deref(), Some("Local"));
+        assert_eq!(s.spec.session_affinity.as_deref(), Some("ClientIP"));
+        let s = svc(serde_json::json!({"metadata": {"name": "db"}, "spec": {
+            "type": "ExternalName", "ports": [{"port": 5432}]}}));
+        assert_eq!(s.spec.internal_traffic_policy, None);
+        assert_eq!(s.spec.external_traffic_policy, None);
     }
 }
