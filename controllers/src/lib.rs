@@ -1,13 +1,14 @@
 //! # skiff-controllers
 //!
-//! The control loops of a Skiff cluster, each written against `skiff-core` only (an informer feeding a work
-//! queue feeding a reconciler). This crate will hold:
+//! Skiff's controllers, each written against `skiff-core` only (a `Client`, informers, the work queue
+//! and a `Reconciler`), so they run beside the API server in `skiff up` or in another process over
+//! HTTP unchanged.
 //!
-//! - the scheduler (filters and scores nodes, binds pods);
-//! - the ReplicaSet, Endpoints, garbage-collector and node-lifecycle controllers;
-//! - the node agent (kubelet), which drives pods through the CRI-shaped `Runtime` trait;
-//! - the service proxy, which routes ClusterIP and NodePort traffic to ready endpoints.
+//! - [`node_agent`]: the kubelet — registers its Node, heartbeats through a Lease, and drives every pod
+//!   bound to it through a [`Runtime`](skiff_core::runtime::Runtime).
 //!
-//! It is filled by the controller, node-agent and networking issues.
+//! The scheduler, ReplicaSet, garbage-collection and node-lifecycle controllers come next.
+
+pub mod node_agent;
 
 pub use skiff_core as core;

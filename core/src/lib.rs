@@ -28,6 +28,7 @@ pub mod leader_election;
 pub mod meta;
 pub mod quantity;
 pub mod resource;
+pub mod runtime;
 pub mod selector;
 pub mod shutdown;
 pub mod store;

@@ -1,8 +1,10 @@
 //! The `skiff` command line: one binary, one subcommand per job.
 //!
-//! Today: `skiff up` (the API server on a store; controllers and a node agent join it as they land),
-//! `skiff version` and `skiff validate`. Later issues add `server`, `controllers` and `node`.
+//! `skiff up` (API server, store and a node agent in one process), `skiff server` (the API server
+//! alone), `skiff node` (a node agent joining a server over HTTP), `skiff version`, `skiff validate`.
 
+mod agent;
+mod node;
 mod up;
 mod validate;
 mod version;
@@ -12,6 +14,8 @@ use std::io::Write;
 
 use clap::{Parser, Subcommand};
 
+pub use agent::{AgentArgs, RuntimeKind};
+pub use node::NodeArgs;
 pub use up::{StoreKind, UpArgs};
 pub use validate::ValidateArgs;
 pub use version::VersionArgs;
@@ -32,6 +36,15 @@ pub enum Command {
     Up(UpArgs),
     /// Run only the API server (with its store); the same flags as `up`.
     Server(UpArgs),
+    /// Run a node agent that joins a server over HTTP and runs the pods bound to it.
+    Node(NodeArgs),
+    /// The per-container supervisor the process runtime starts (not for direct use).
+    #[command(hide = true)]
+    Shim {
+        /// `run DIR` or `exec DIR -- CMD...`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print the version of Skiff and the Kubernetes API it speaks.
     Version(VersionArgs),
     /// Decode, default and validate manifests as the API server would, without a server.
@@ -53,8 +66,10 @@ where
 {
     let cli = Cli::try_parse_from(args)?;
     match cli.command {
-        // Until controllers and a node agent exist, `up` and `server` run the same components.
-        Command::Up(a) | Command::Server(a) => up::run(&a, out),
+        Command::Up(a) => up::run(&a, out, true),
+        Command::Server(a) => up::run(&a, out, false),
+        Command::Node(a) => node::run(&a, out),
+        Command::Shim { args } => Ok(skiff_runtime_process::shim::main(&args)),
         Command::Version(a) => version::run(&a, out),
         Command::Validate(a) => validate::run(&a, out),
     }

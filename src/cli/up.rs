@@ -44,9 +44,12 @@ pub struct UpArgs {
     /// etcd client URLs, comma-separated (with --store etcd).
     #[arg(long, value_delimiter = ',', value_name = "URL,...")]
     pub etcd_endpoints: Vec<String>,
+    /// The node agent `skiff up` runs (ignored by `skiff server`).
+    #[command(flatten)]
+    pub agent: super::AgentArgs,
 }
 
-fn default_data_dir() -> PathBuf {
+pub(crate) fn default_data_dir() -> PathBuf {
     let is_root = std::env::var("USER").is_ok_and(|u| u == "root")
         || std::env::var("HOME").is_ok_and(|h| h == "/root");
     if is_root {
@@ -59,15 +62,15 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-pub(crate) fn run(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+pub(crate) fn run(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(up(args, out))
+    rt.block_on(up(args, out, with_agent))
 }
 
-async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Result<i32> {
     let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("--data-dir {}: cannot create it", data_dir.display()))?;
@@ -86,7 +89,7 @@ async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         }
     };
     let client = InProcessClient::shared(store);
-    let server = ApiServer::new(client, Scheme::builtin());
+    let server = ApiServer::new(client.clone(), Scheme::builtin());
     server.ensure_namespaces().await?;
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -109,6 +112,11 @@ async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let _ = tokio::signal::ctrl_c().await;
         stop.trigger();
     });
+    let agent = if with_agent {
+        Some(super::agent::start(&args.agent, client, &data_dir, shutdown.clone()).await?)
+    } else {
+        None
+    };
     let banner = format!(
         "skiff {} is up: API server on {url} (store: {:?}, data: {})\n  export KUBECONFIG={}\n  kubectl get namespaces\n",
         crate::VERSION,
@@ -119,6 +127,9 @@ async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     // The banner is for people; a closed stdout (a pipe nobody reads) must not stop the server.
     let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
     server.serve(listener, shutdown).await?;
+    if let Some(agent) = agent {
+        let _ = agent.await;
+    }
     let _ = writeln!(out, "skiff stopped");
     Ok(0)
 }

@@ -95,6 +95,30 @@ fn meta_mut(obj: &mut Value) -> Result<&mut Map<String, Value>, ClientError> {
         .ok_or_else(|| bad_request("metadata must be an object"))
 }
 
+/// The grace period of a graceful pod deletion, or `None` when the pod goes at once (Kubernetes'
+/// rules: not bound to a node, already finished, or a grace period of 0 asked).
+fn pod_grace_period(res: &ApiResource, pod: &Value, params: &DeleteParams) -> Option<i64> {
+    if !(res.group.is_empty() && res.plural == "pods") {
+        return None;
+    }
+    let node = pod.pointer("/spec/nodeName").and_then(Value::as_str);
+    if node.is_none_or(str::is_empty) {
+        return None;
+    }
+    let phase = pod.pointer("/status/phase").and_then(Value::as_str);
+    if matches!(phase, Some("Succeeded" | "Failed")) {
+        return None;
+    }
+    let grace = params.grace_period_seconds.or_else(|| {
+        pod.pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_i64)
+    });
+    match grace.unwrap_or(30) {
+        g if g > 0 => Some(g),
+        _ => None,
+    }
+}
+
 fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     meta(obj).and_then(|m| m.get(field)).and_then(Value::as_str)
 }
@@ -625,6 +649,36 @@ impl Client for InProcessClient {
                             cur_kv.mod_revision
                         ),
                     ));
+                }
+            }
+            if let Some(grace) = pod_grace_period(res, &cur, params) {
+                // A pod on a node is deleted gracefully: the API marks it, its node agent stops its
+                // containers within the grace period and then deletes it with grace 0.
+                let m = meta(&cur);
+                let current = m
+                    .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                    .and_then(Value::as_i64);
+                if m.is_some_and(|m| m.contains_key("deletionTimestamp"))
+                    && current.is_some_and(|c| c <= grace)
+                {
+                    return Ok(DeleteOutcome::Pending(cur));
+                }
+                let mut new = cur.clone();
+                let m = meta_mut(&mut new)?;
+                if !m.contains_key("deletionTimestamp") {
+                    let generation = m.get("generation").and_then(Value::as_i64).unwrap_or(0);
+                    m.insert("generation".into(), Value::from(generation + 1));
+                }
+                let at = chrono::Utc::now() + chrono::Duration::seconds(grace);
+                m.insert(
+                    "deletionTimestamp".into(),
+                    Value::String(Time::from(at).to_string()),
+                );
+                m.insert("deletionGracePeriodSeconds".into(), Value::from(grace));
+                match self.write(res, ns, name, &cur_kv, &cur, new).await {
+                    Ok(obj) => return Ok(DeleteOutcome::Pending(obj)),
+                    Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound { .. }) => continue,
+                    Err(e) => return Err(ClientError::from_store(e, &res.plural, name)),
                 }
             }
             let mut finalizers: Vec<Value> = meta(&cur)

@@ -1,0 +1,823 @@
+//! Reconciling one pod against the runtime: the pod lifecycle, step by step. See the
+//! [module docs](super) for the order of steps.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::json;
+use skiff_core::client::{Api, DeleteParams, Patch};
+use skiff_core::controller::{Action, Context, ObjectRef, Reconciler};
+use skiff_core::events::EventType;
+use skiff_core::kinds::{ConfigMap, Container, ObjectReference, Pod};
+use skiff_core::runtime::{
+    labels, ContainerConfig, ContainerInfo, ContainerState, ImageRequest, LabelFilter, PullPolicy,
+    Resources, RuntimeError, SandboxConfig, SandboxInfo, SandboxState,
+};
+
+use super::probes::{ProbeKind, ProbeTarget};
+use super::{status, volumes, AgentError, BackoffEntry, NodeAgent};
+
+/// A container that ran this long without trouble resets its back-off (Kubernetes: 10 minutes).
+const BACKOFF_RESET: Duration = Duration::from_secs(600);
+
+/// The [`Reconciler`] of pods bound to this node.
+#[derive(Debug)]
+pub struct PodSync {
+    agent: Arc<NodeAgent>,
+}
+
+impl PodSync {
+    pub(crate) fn new(agent: Arc<NodeAgent>) -> Self {
+        Self { agent }
+    }
+}
+
+#[async_trait]
+impl Reconciler<Pod> for PodSync {
+    type Error = AgentError;
+
+    async fn reconcile(&self, pod: Arc<Pod>, _ctx: &Context<Pod>) -> Result<Action, AgentError> {
+        sync_pod(&self.agent, &pod).await
+    }
+}
+
+/// What a pass decided beyond what the runtime shows: why containers wait, and when to look again.
+#[derive(Debug, Default)]
+pub(crate) struct Plan {
+    pub waiting: HashMap<String, (String, String)>,
+    pub requeue: Option<Duration>,
+}
+
+impl Plan {
+    fn wait(&mut self, name: &str, reason: &str, message: String) {
+        self.waiting
+            .insert(name.to_string(), (reason.to_string(), message));
+    }
+
+    fn requeue_in(&mut self, d: Duration) {
+        self.requeue = Some(self.requeue.map_or(d, |r| r.min(d)));
+    }
+}
+
+/// Instances of one container of the pod, newest first.
+pub(crate) type Instances = Vec<ContainerInfo>;
+
+pub(crate) fn attempt(c: &ContainerInfo) -> i32 {
+    c.labels
+        .get(labels::ATTEMPT)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0)
+}
+
+fn group(containers: Vec<ContainerInfo>) -> HashMap<String, Instances> {
+    let mut map: HashMap<String, Instances> = HashMap::new();
+    for c in containers {
+        let name = c
+            .labels
+            .get(labels::CONTAINER_NAME)
+            .cloned()
+            .unwrap_or_else(|| c.name.clone());
+        map.entry(name).or_default().push(c);
+    }
+    for list in map.values_mut() {
+        list.sort_by(|a, b| {
+            attempt(b)
+                .cmp(&attempt(a))
+                .then(b.created_at.cmp(&a.created_at))
+        });
+    }
+    map
+}
+
+fn pod_filter(uid: &str) -> LabelFilter {
+    LabelFilter::new().with(labels::POD_UID, uid)
+}
+
+fn full_name(pod: &Pod) -> String {
+    format!(
+        "{}_{}({})",
+        pod.metadata.name.as_deref().unwrap_or(""),
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+        pod.metadata.uid.as_deref().unwrap_or("")
+    )
+}
+
+async fn event(
+    agent: &NodeAgent,
+    pod: &Pod,
+    type_: EventType,
+    reason: &str,
+    message: &str,
+    field: Option<String>,
+) {
+    let mut about = ObjectReference::to(pod);
+    about.field_path = field;
+    if let Err(e) = agent.recorder.publish(&about, type_, reason, message).await {
+        tracing::debug!(error = %e, "cannot record event {reason}");
+    }
+}
+
+fn field_path(init: bool, name: &str) -> Option<String> {
+    Some(format!(
+        "spec.{}{{{name}}}",
+        if init { "initContainers" } else { "containers" }
+    ))
+}
+
+/// One pass over a pod. See the [module docs](super).
+pub async fn sync_pod(agent: &NodeAgent, pod: &Pod) -> Result<Action, AgentError> {
+    let Some(uid) = pod.metadata.uid.clone() else {
+        return Ok(Action::await_change());
+    };
+    if pod.metadata.deletion_timestamp.is_some() {
+        terminate(agent, pod, &uid).await?;
+        return Ok(Action::await_change());
+    }
+    let filter = pod_filter(&uid);
+    if matches!(pod.phase(), "Succeeded" | "Failed") {
+        for c in agent.runtime.list_containers(&filter).await? {
+            if c.state == ContainerState::Running {
+                agent.runtime.stop_container(&c.id, grace(pod)).await?;
+            }
+        }
+        return Ok(Action::await_change());
+    }
+    let sandbox = ensure_sandbox(agent, pod, &uid).await?;
+    let mut plan = Plan::default();
+    let policy = pod
+        .spec
+        .restart_policy
+        .as_deref()
+        .unwrap_or("Always")
+        .to_string();
+    let groups = group(agent.runtime.list_containers(&filter).await?);
+    let empty = Vec::new();
+
+    let mut init_done = true;
+    let mut failed = false;
+    for c in &pod.spec.init_containers {
+        let inst = groups.get(&c.name).unwrap_or(&empty);
+        match inst.first() {
+            None => {
+                start(agent, pod, c, &sandbox, 0, true, &mut plan).await;
+                init_done = false;
+                break;
+            }
+            Some(l) if matches!(l.state, ContainerState::Running | ContainerState::Created) => {
+                if l.state == ContainerState::Created {
+                    agent.runtime.start_container(&l.id).await?;
+                }
+                init_done = false;
+                break;
+            }
+            Some(l) if l.state == ContainerState::Exited && l.exit_code == Some(0) => continue,
+            Some(l) => {
+                init_done = false;
+                if policy == "Never" {
+                    failed = true;
+                } else {
+                    restart_with_backoff(agent, pod, c, &sandbox, inst, l, true, &mut plan).await;
+                }
+                break;
+            }
+        }
+    }
+    if init_done {
+        for c in &pod.spec.containers {
+            let inst = groups.get(&c.name).unwrap_or(&empty);
+            match inst.first() {
+                None => start(agent, pod, c, &sandbox, 0, false, &mut plan).await,
+                Some(l) if l.state == ContainerState::Created => {
+                    agent.runtime.start_container(&l.id).await?;
+                }
+                Some(l) if l.state == ContainerState::Running => {
+                    check_probes(agent, pod, c, &sandbox, l, &mut plan).await?;
+                }
+                Some(l) => {
+                    let restart = match policy.as_str() {
+                        "Never" => false,
+                        "OnFailure" => l.exit_code != Some(0),
+                        _ => true,
+                    };
+                    if restart {
+                        restart_with_backoff(agent, pod, c, &sandbox, inst, l, false, &mut plan)
+                            .await;
+                    }
+                }
+            }
+        }
+    }
+
+    // Status from what the runtime has now.
+    let groups = group(agent.runtime.list_containers(&filter).await?);
+    let new_status = status::compute(
+        agent,
+        pod,
+        &sandbox,
+        &groups,
+        &plan,
+        status::Progress { init_done, failed },
+    );
+    let old = serde_json::to_value(&pod.status).unwrap_or_default();
+    let new = serde_json::to_value(&new_status).unwrap_or_default();
+    if old != new {
+        let api: Api<Pod> = Api::namespaced(
+            agent.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or("default"),
+        );
+        let name = pod.metadata.name.as_deref().unwrap_or("");
+        match api
+            .patch_status(name, &Patch::Merge(json!({ "status": new })))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => return Ok(Action::await_change()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(plan
+        .requeue
+        .map_or_else(Action::await_change, Action::requeue))
+}
+
+fn grace(pod: &Pod) -> Duration {
+    let secs = pod
+        .metadata
+        .deletion_grace_period_seconds
+        .or(pod.spec.termination_grace_period_seconds)
+        .unwrap_or(30);
+    Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
+
+async fn ensure_sandbox(
+    agent: &NodeAgent,
+    pod: &Pod,
+    uid: &str,
+) -> Result<SandboxInfo, AgentError> {
+    let sandboxes = agent.runtime.list_sandboxes(&pod_filter(uid)).await?;
+    if let Some(s) = sandboxes.iter().find(|s| s.state == SandboxState::Ready) {
+        return Ok(s.clone());
+    }
+    if !sandboxes.is_empty() {
+        // The pod's network is gone: Kubernetes starts the pod over in a new sandbox.
+        for s in &sandboxes {
+            agent.runtime.stop_pod_sandbox(&s.id).await?;
+            agent.runtime.remove_pod_sandbox(&s.id).await?;
+        }
+        event(
+            agent,
+            pod,
+            EventType::Normal,
+            "SandboxChanged",
+            "Pod sandbox changed, it will be killed and re-created.",
+            None,
+        )
+        .await;
+    }
+    let mut sb_labels = std::collections::BTreeMap::new();
+    sb_labels.insert(labels::POD_UID.to_string(), uid.to_string());
+    sb_labels.insert(
+        labels::POD_NAME.to_string(),
+        pod.metadata.name.clone().unwrap_or_default(),
+    );
+    sb_labels.insert(
+        labels::POD_NAMESPACE.to_string(),
+        pod.metadata.namespace.clone().unwrap_or_default(),
+    );
+    let config = SandboxConfig {
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        uid: uid.to_string(),
+        hostname: pod
+            .spec
+            .hostname
+            .clone()
+            .or_else(|| pod.metadata.name.clone())
+            .unwrap_or_default(),
+        labels: sb_labels,
+        host_network: pod.spec.host_network.unwrap_or(false),
+    };
+    let id = match agent.runtime.run_pod_sandbox(&config).await {
+        Ok(id) => id,
+        Err(e) => {
+            event(
+                agent,
+                pod,
+                EventType::Warning,
+                "FailedCreatePodSandBox",
+                &format!("Failed to create pod sandbox: {e}"),
+                None,
+            )
+            .await;
+            return Err(e.into());
+        }
+    };
+    if let Some(note) = agent.runtime.sandbox_status(&id).await?.network_note {
+        event(
+            agent,
+            pod,
+            EventType::Warning,
+            "HostNetworkOnly",
+            &note,
+            None,
+        )
+        .await;
+    }
+    Ok(agent.runtime.sandbox_status(&id).await?)
+}
+
+/// The container's environment: literal values, and the downward API / ConfigMap references.
+async fn environment(
+    agent: &NodeAgent,
+    pod: &Pod,
+    c: &Container,
+    sandbox: &SandboxInfo,
+) -> Result<Vec<(String, String)>, String> {
+    let mut env = Vec::new();
+    for e in &c.env {
+        let value = if let Some(v) = &e.value {
+            v.clone()
+        } else if let Some(src) = &e.value_from {
+            if let Some(f) = &src.field_ref {
+                match f.field_path.as_str() {
+                    "metadata.name" => pod.metadata.name.clone().unwrap_or_default(),
+                    "metadata.namespace" => pod.metadata.namespace.clone().unwrap_or_default(),
+                    "metadata.uid" => pod.metadata.uid.clone().unwrap_or_default(),
+                    "spec.nodeName" => agent.config.name.clone(),
+                    "spec.serviceAccountName" => {
+                        pod.spec.service_account_name.clone().unwrap_or_default()
+                    }
+                    "status.podIP" => sandbox.ip.clone().unwrap_or_default(),
+                    "status.hostIP" => agent.config.address.clone(),
+                    other => {
+                        if let Some(key) = other
+                            .strip_prefix("metadata.labels['")
+                            .and_then(|k| k.strip_suffix("']"))
+                        {
+                            pod.metadata.labels.get(key).cloned().unwrap_or_default()
+                        } else {
+                            return Err(format!("env {}: unsupported fieldRef {other:?}", e.name));
+                        }
+                    }
+                }
+            } else if let Some(r) = &src.config_map_key_ref {
+                let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+                let api: Api<ConfigMap> = Api::namespaced(agent.client.clone(), ns);
+                let name = r.name.as_deref().unwrap_or("");
+                let found = api
+                    .get_opt(name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|cm| cm.data.get(&r.key).cloned());
+                match (found, r.optional.unwrap_or(false)) {
+                    (Some(v), _) => v,
+                    (None, true) => continue,
+                    (None, false) => {
+                        return Err(format!(
+                            "configmap {name:?} key {:?} not found (env {})",
+                            r.key, e.name
+                        ))
+                    }
+                }
+            } else {
+                String::new()
+            }
+        } else {
+            String::new()
+        };
+        env.push((e.name.clone(), value));
+    }
+    Ok(env)
+}
+
+/// Creates and starts instance `attempt` of container `c`; problems become waiting reasons and events.
+#[allow(clippy::too_many_arguments)]
+async fn start(
+    agent: &NodeAgent,
+    pod: &Pod,
+    c: &Container,
+    sandbox: &SandboxInfo,
+    attempt: i32,
+    init: bool,
+    plan: &mut Plan,
+) {
+    let field = field_path(init, &c.name);
+    let image = c.image.clone().unwrap_or_default();
+    let request = ImageRequest {
+        image: image.clone(),
+        policy: PullPolicy::parse(c.image_pull_policy.as_deref()),
+        has_command: !c.command.is_empty(),
+    };
+    match agent.runtime.ensure_image(&request).await {
+        Ok(_) => {
+            event(
+                agent,
+                pod,
+                EventType::Normal,
+                "Pulled",
+                &format!("Container image {image:?} already present on machine"),
+                field.clone(),
+            )
+            .await;
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            event(
+                agent,
+                pod,
+                EventType::Warning,
+                "Failed",
+                &format!("Failed to pull image {image:?}: {msg}"),
+                field.clone(),
+            )
+            .await;
+            plan.wait(&c.name, "ErrImagePull", msg);
+            plan.requeue_in(agent.config.backoff_initial);
+            return;
+        }
+    }
+    let env = match environment(agent, pod, c, sandbox).await {
+        Ok(env) => env,
+        Err(msg) => {
+            event(
+                agent,
+                pod,
+                EventType::Warning,
+                "Failed",
+                &format!("Error: {msg}"),
+                field.clone(),
+            )
+            .await;
+            plan.wait(&c.name, "CreateContainerConfigError", msg);
+            plan.requeue_in(agent.config.backoff_initial);
+            return;
+        }
+    };
+    let mounts = match volumes::mounts(agent, pod, c).await {
+        Ok(m) => m,
+        Err(msg) => {
+            event(
+                agent,
+                pod,
+                EventType::Warning,
+                "FailedMount",
+                &msg,
+                field.clone(),
+            )
+            .await;
+            plan.wait(&c.name, "CreateContainerConfigError", msg);
+            plan.requeue_in(agent.config.backoff_initial);
+            return;
+        }
+    };
+    let mut l = std::collections::BTreeMap::new();
+    l.insert(
+        labels::POD_UID.to_string(),
+        pod.metadata.uid.clone().unwrap_or_default(),
+    );
+    l.insert(
+        labels::POD_NAME.to_string(),
+        pod.metadata.name.clone().unwrap_or_default(),
+    );
+    l.insert(
+        labels::POD_NAMESPACE.to_string(),
+        pod.metadata.namespace.clone().unwrap_or_default(),
+    );
+    l.insert(labels::CONTAINER_NAME.to_string(), c.name.clone());
+    l.insert(labels::ATTEMPT.to_string(), attempt.to_string());
+    l.insert(
+        labels::CONTAINER_KIND.to_string(),
+        if init { "init" } else { "app" }.to_string(),
+    );
+    let config = ContainerConfig {
+        name: c.name.clone(),
+        image,
+        command: c.command.clone(),
+        args: c.args.clone(),
+        env,
+        working_dir: c.working_dir.clone(),
+        mounts,
+        resources: Resources::from_requirements(&c.resources),
+        labels: l,
+    };
+    let id = match agent.runtime.create_container(&sandbox.id, &config).await {
+        Ok(id) => id,
+        Err(e) => {
+            let reason = if matches!(e, RuntimeError::ImageNotFound { .. }) {
+                "ErrImagePull"
+            } else {
+                "CreateContainerError"
+            };
+            event(
+                agent,
+                pod,
+                EventType::Warning,
+                "Failed",
+                &format!("Error: {e}"),
+                field.clone(),
+            )
+            .await;
+            plan.wait(&c.name, reason, e.to_string());
+            plan.requeue_in(agent.config.backoff_initial);
+            return;
+        }
+    };
+    event(
+        agent,
+        pod,
+        EventType::Normal,
+        "Created",
+        &format!("Created container {}", c.name),
+        field.clone(),
+    )
+    .await;
+    match agent.runtime.start_container(&id).await {
+        Ok(()) => {
+            event(
+                agent,
+                pod,
+                EventType::Normal,
+                "Started",
+                &format!("Started container {}", c.name),
+                field,
+            )
+            .await;
+        }
+        Err(e) => {
+            event(
+                agent,
+                pod,
+                EventType::Warning,
+                "Failed",
+                &format!("Error: {e}"),
+                field,
+            )
+            .await;
+            plan.requeue_in(agent.config.backoff_initial);
+        }
+    }
+}
+
+/// Restarts an exited container unless it is in back-off (then it waits with CrashLoopBackOff).
+#[allow(clippy::too_many_arguments)]
+async fn restart_with_backoff(
+    agent: &NodeAgent,
+    pod: &Pod,
+    c: &Container,
+    sandbox: &SandboxInfo,
+    instances: &Instances,
+    last: &ContainerInfo,
+    init: bool,
+    plan: &mut Plan,
+) {
+    let key = (pod.metadata.uid.clone().unwrap_or_default(), c.name.clone());
+    let ran = match (last.started_at, last.finished_at) {
+        (Some(s), Some(f)) => (f - s).to_std().unwrap_or_default(),
+        _ => Duration::ZERO,
+    };
+    let streak = {
+        let mut map = agent.backoff.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(key.clone()).or_insert(BackoffEntry::default());
+        if ran >= BACKOFF_RESET {
+            entry.streak = 0;
+        }
+        entry.streak
+    };
+    let delay = if streak == 0 {
+        Duration::ZERO
+    } else {
+        let factor = 2u32.saturating_pow(streak - 1);
+        agent
+            .config
+            .backoff_initial
+            .saturating_mul(factor)
+            .min(agent.config.backoff_max)
+    };
+    let finished = last.finished_at.unwrap_or_else(Utc::now);
+    let elapsed = (Utc::now() - finished).to_std().unwrap_or_default();
+    if elapsed < delay {
+        let remaining = delay - elapsed;
+        plan.wait(
+            &c.name,
+            "CrashLoopBackOff",
+            format!(
+                "back-off {}s restarting failed container={} pod={}",
+                delay.as_secs(),
+                c.name,
+                full_name(pod)
+            ),
+        );
+        plan.requeue_in(remaining);
+        event(
+            agent,
+            pod,
+            EventType::Warning,
+            "BackOff",
+            &format!(
+                "Back-off restarting failed container {} in pod {}",
+                c.name,
+                full_name(pod)
+            ),
+            field_path(init, &c.name),
+        )
+        .await;
+        return;
+    }
+    {
+        let mut map = agent.backoff.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key).or_insert(BackoffEntry::default()).streak = streak + 1;
+    }
+    // Keep the last instance (its log is `kubectl logs --previous`); older ones go.
+    for old in instances.iter().filter(|i| i.id != last.id) {
+        agent.probes.forget(&old.id);
+        let _ = agent.runtime.remove_container(&old.id).await;
+    }
+    agent.probes.forget(&last.id);
+    if last.reason.as_deref() == Some("OOMKilled") {
+        event(
+            agent,
+            pod,
+            EventType::Warning,
+            "OOMKilling",
+            &format!("Memory cgroup out of memory: killed container {}", c.name),
+            field_path(init, &c.name),
+        )
+        .await;
+    }
+    start(agent, pod, c, sandbox, attempt(last) + 1, init, plan).await;
+}
+
+/// Runs the container's probes and acts on a failed liveness or startup probe.
+async fn check_probes(
+    agent: &NodeAgent,
+    pod: &Pod,
+    c: &Container,
+    sandbox: &SandboxInfo,
+    running: &ContainerInfo,
+    plan: &mut Plan,
+) -> Result<(), AgentError> {
+    let target = ProbeTarget {
+        pod: ObjectRef::from_obj(pod),
+        container_id: running.id.clone(),
+        pod_ip: sandbox.ip.clone().unwrap_or_else(|| "127.0.0.1".into()),
+        ports: c
+            .ports
+            .iter()
+            .filter_map(|p| p.name.clone().map(|n| (n, p.container_port)))
+            .collect(),
+    };
+    let started = match &c.startup_probe {
+        Some(p) => {
+            agent.probes.ensure(
+                agent.runtime.clone(),
+                target.clone(),
+                ProbeKind::Startup,
+                p.clone(),
+            );
+            agent.probes.result(&running.id, ProbeKind::Startup)
+        }
+        None => Some(true),
+    };
+    let mut failed = (started == Some(false)).then_some(("startup", &c.startup_probe));
+    if started == Some(true) {
+        if let Some(p) = &c.readiness_probe {
+            agent.probes.ensure(
+                agent.runtime.clone(),
+                target.clone(),
+                ProbeKind::Readiness,
+                p.clone(),
+            );
+        }
+        if let Some(p) = &c.liveness_probe {
+            agent.probes.ensure(
+                agent.runtime.clone(),
+                target.clone(),
+                ProbeKind::Liveness,
+                p.clone(),
+            );
+            if agent.probes.result(&running.id, ProbeKind::Liveness) == Some(false) {
+                failed = Some(("liveness", &c.liveness_probe));
+            }
+        }
+    }
+    if let Some((which, _)) = failed {
+        let field = field_path(false, &c.name);
+        event(
+            agent,
+            pod,
+            EventType::Warning,
+            "Unhealthy",
+            &format!("{} probe failed", capitalize(which)),
+            field.clone(),
+        )
+        .await;
+        event(
+            agent,
+            pod,
+            EventType::Normal,
+            "Killing",
+            &format!(
+                "Container {} failed {which} probe, will be restarted",
+                c.name
+            ),
+            field,
+        )
+        .await;
+        agent
+            .runtime
+            .stop_container(&running.id, grace(pod))
+            .await?;
+        agent.probes.forget(&running.id);
+        plan.requeue_in(Duration::ZERO);
+    }
+    Ok(())
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// Graceful termination: SIGTERM, the grace period, SIGKILL; then everything is removed and the pod
+/// object deleted for good.
+async fn terminate(agent: &NodeAgent, pod: &Pod, uid: &str) -> Result<(), AgentError> {
+    let filter = pod_filter(uid);
+    let grace = grace(pod);
+    let containers = agent.runtime.list_containers(&filter).await?;
+    let mut stops = Vec::new();
+    for c in containers
+        .iter()
+        .filter(|c| c.state == ContainerState::Running)
+    {
+        let name = c
+            .labels
+            .get(labels::CONTAINER_NAME)
+            .cloned()
+            .unwrap_or_default();
+        event(
+            agent,
+            pod,
+            EventType::Normal,
+            "Killing",
+            &format!("Stopping container {name}"),
+            field_path(false, &name),
+        )
+        .await;
+        stops.push(agent.runtime.stop_container(&c.id, grace));
+    }
+    for r in futures::future::join_all(stops).await {
+        r?;
+    }
+    remove_pod_leftovers(agent, uid).await;
+    let api: Api<Pod> = Api::namespaced(
+        agent.client.clone(),
+        pod.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    let params = DeleteParams {
+        grace_period_seconds: Some(0),
+        precondition_uid: Some(uid.to_string()),
+        ..DeleteParams::default()
+    };
+    match api
+        .delete(pod.metadata.name.as_deref().unwrap_or(""), &params)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes every sandbox, container, probe and directory of pod `uid` (best effort, logged).
+pub async fn remove_pod_leftovers(agent: &NodeAgent, uid: &str) {
+    let filter = pod_filter(uid);
+    if let Ok(containers) = agent.runtime.list_containers(&filter).await {
+        for c in containers {
+            agent.probes.forget(&c.id);
+            if let Err(e) = agent.runtime.remove_container(&c.id).await {
+                tracing::warn!(container = %c.id, error = %e, "cannot remove container");
+            }
+        }
+    }
+    if let Ok(sandboxes) = agent.runtime.list_sandboxes(&filter).await {
+        for s in sandboxes {
+            if let Err(e) = agent.runtime.remove_pod_sandbox(&s.id).await {
+                tracing::warn!(sandbox = %s.id, error = %e, "cannot remove sandbox");
+            }
+        }
+    }
+    if let Err(e) = volumes::remove(agent, uid) {
+        tracing::warn!(pod = %uid, error = %e, "cannot remove the pod directory");
+    }
+    agent
+        .backoff
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(u, _), _| u != uid);
+}

@@ -1,0 +1,104 @@
+//! The node agent's flags (shared by `skiff up` and `skiff node`) and starting it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use skiff_controllers::node_agent::{NodeAgent, NodeConfig};
+use skiff_core::client::Client;
+use skiff_core::runtime::Runtime;
+use skiff_core::shutdown::Shutdown;
+use skiff_runtime_process::{ProcessConfig, ProcessRuntime};
+
+/// Which runtime runs the pods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeKind {
+    /// Bare processes with cgroups and network namespaces (no engine needed; the default).
+    Process,
+    /// Docker through its API socket.
+    Docker,
+    /// Podman through its API socket.
+    Podman,
+}
+
+/// The node agent's options.
+#[derive(Clone, Debug, Args)]
+pub struct AgentArgs {
+    /// The runtime that runs pods.
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Process)]
+    pub runtime: RuntimeKind,
+    /// The Node's name (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// Labels for the Node, e.g. `disktype=ssd,zone=a`.
+    #[arg(long, value_delimiter = ',', value_name = "K=V,...")]
+    pub node_labels: Vec<String>,
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_lowercase())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "node".into())
+}
+
+/// Parses `--node-labels`; the error names the flag and the bad entry.
+pub fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in items.iter().filter(|i| !i.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .with_context(|| format!("--node-labels {item:?}: expected key=value"))?;
+        let problems: Vec<String> = skiff_core::validation::names::qualified_name(k)
+            .into_iter()
+            .chain(skiff_core::validation::names::label_value(v))
+            .collect();
+        if !problems.is_empty() {
+            anyhow::bail!("--node-labels {item:?}: {}", problems.join("; "));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// Builds the runtime and the agent for `client`, keeping state under `data_dir`, and starts it.
+/// Returns the agent's task.
+pub async fn start(
+    args: &AgentArgs,
+    client: Arc<dyn Client>,
+    data_dir: &Path,
+    shutdown: Shutdown,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let labels = parse_labels(&args.node_labels)?;
+    let runtime_config = ProcessConfig::new(data_dir.join("runtime"));
+    let (runtime, limitations): (Arc<dyn Runtime>, Vec<String>) = match args.runtime {
+        RuntimeKind::Process => {
+            let r = ProcessRuntime::new(runtime_config.clone()).with_context(|| {
+                format!(
+                    "--data-dir {}: cannot set up the process runtime",
+                    data_dir.display()
+                )
+            })?;
+            let notes = r.limitations().to_vec();
+            (Arc::new(r), notes)
+        }
+        other => anyhow::bail!(
+            "--runtime {}: not available yet in this build; use --runtime process",
+            format!("{other:?}").to_lowercase()
+        ),
+    };
+    let name = args.node_name.clone().unwrap_or_else(host_name);
+    let mut config = NodeConfig::new(&name, data_dir.join("node"));
+    config.labels = labels;
+    config.address = runtime_config.host_ip.clone();
+    config.limitations = limitations;
+    let agent = NodeAgent::new(client, runtime, config);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = agent.run(shutdown).await {
+            eprintln!("node agent stopped: {e}");
+        }
+    }))
+}
