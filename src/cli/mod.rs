@@ -3,6 +3,7 @@
 //! Today: `skiff up` (the API server on a store; controllers and a node agent join it as they land),
 //! `skiff version` and `skiff validate`. Later issues add `server`, `controllers` and `node`.
 
+mod secure;
 mod up;
 mod validate;
 mod version;

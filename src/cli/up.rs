@@ -44,6 +44,12 @@ pub struct UpArgs {
     /// etcd client URLs, comma-separated (with --store etcd).
     #[arg(long, value_delimiter = ',', value_name = "URL,...")]
     pub etcd_endpoints: Vec<String>,
+    /// Address to listen on; the default is loopback only (0.0.0.0 listens on every interface).
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub bind_address: std::net::IpAddr,
+    /// Serve plain HTTP and let every request in (no TLS, no tokens).
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -85,20 +91,24 @@ async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             Arc::new(EtcdStore::connect(&args.etcd_endpoints).await?)
         }
     };
-    let client = InProcessClient::shared(store);
-    let server = ApiServer::new(client, Scheme::builtin());
-    server.ensure_namespaces().await?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let addr = SocketAddr::new(args.bind_address, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--port {}: cannot listen on {addr}", args.port))?;
     let bound = listener.local_addr()?;
-    let url = format!("http://{bound}");
+    let security = super::secure::prepare(&data_dir, bound, args.insecure_http)?;
+    let client = InProcessClient::shared(store);
+    let server = match security.tokens {
+        Some(tokens) => ApiServer::with_tokens(client, Scheme::builtin(), tokens),
+        None => ApiServer::new(client, Scheme::builtin()),
+    };
+    server.ensure_namespaces().await?;
+    let url = security.access.server.clone();
     let kubeconfig = args
         .write_kubeconfig
         .clone()
         .unwrap_or_else(|| data_dir.join("kubeconfig.yaml"));
-    skiff_api::kubeconfig::write(&kubeconfig, &url).with_context(|| {
+    security.access.write(&kubeconfig).with_context(|| {
         format!(
             "--write-kubeconfig {}: cannot write it",
             kubeconfig.display()
@@ -118,7 +128,10 @@ async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     );
     // The banner is for people; a closed stdout (a pipe nobody reads) must not stop the server.
     let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
-    server.serve(listener, shutdown).await?;
+    match security.tls {
+        Some(tls) => server.serve_tls(listener, tls, shutdown).await?,
+        None => server.serve(listener, shutdown).await?,
+    }
     let _ = writeln!(out, "skiff stopped");
     Ok(0)
 }
