@@ -10,58 +10,99 @@ use anyhow::Context;
 use skiff_api::auth::TokenSet;
 use skiff_api::kubeconfig::Access;
 use skiff_api::tls::Pki;
+use skiff_api::ApiServer;
+use skiff_core::client::Client;
+use skiff_core::codec::Scheme;
+use skiff_core::shutdown::Shutdown;
 
-/// What the server needs to start securely, and what its kubeconfig says.
+/// How the server is secured: nothing (plain HTTP), or TLS and tokens.
 pub(crate) struct Security {
-    /// Server URL, CA and token for the kubeconfig.
-    pub access: Access,
-    /// The TLS configuration, unless plain HTTP.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// The accepted tokens, unless plain HTTP.
-    pub tokens: Option<TokenSet>,
+    secure: Option<Secure>,
 }
 
-/// Prepares TLS and tokens under `data_dir` for a server bound to `bound` (or nothing when `insecure`).
-pub(crate) fn prepare(
-    data_dir: &Path,
-    bound: SocketAddr,
-    insecure: bool,
-) -> anyhow::Result<Security> {
-    // A server listening on every address is reached on loopback from this machine.
-    let host = match bound.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let addr = SocketAddr::new(host, bound.port());
+struct Secure {
+    ca_pem: String,
+    tls: Arc<rustls::ServerConfig>,
+    tokens: TokenSet,
+    admin_token: String,
+}
+
+/// Prepares TLS and tokens under `data_dir` for a server listening on `bind` (nothing when `insecure`).
+pub(crate) fn prepare(data_dir: &Path, bind: IpAddr, insecure: bool) -> anyhow::Result<Security> {
     if insecure {
-        return Ok(Security {
-            access: Access::new(format!("http://{addr}")),
-            tls: None,
-            tokens: None,
-        });
+        return Ok(Security { secure: None });
     }
     let mut hosts: Vec<String> = vec!["127.0.0.1".into(), "::1".into(), "localhost".into()];
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    for h in [hostname.trim().to_string(), bound.ip().to_string()] {
-        let usable = !h.is_empty() && h != "0.0.0.0" && h != "::";
-        if usable && !hosts.contains(&h) {
+    let bind = (!bind.is_unspecified()).then(|| bind.to_string());
+    for h in [Some(hostname.trim().to_string()), bind]
+        .into_iter()
+        .flatten()
+    {
+        if !h.is_empty() && !hosts.contains(&h) {
             hosts.push(h);
         }
     }
-    let pki_dir = data_dir.join("pki");
-    let pki = Pki::ensure(&pki_dir, &hosts)
-        .with_context(|| format!("--data-dir {}: cannot set up TLS", data_dir.display()))?;
-    let tls = pki
-        .server_config()
-        .with_context(|| format!("--data-dir {}: cannot set up TLS", data_dir.display()))?;
-    let (tokens, admin) = skiff_api::auth::ensure_token_file(&data_dir.join("tokens.csv"))
+    let context = || format!("--data-dir {}: cannot set up TLS", data_dir.display());
+    let pki = Pki::ensure(&data_dir.join("pki"), &hosts).with_context(context)?;
+    let tls = pki.server_config().with_context(context)?;
+    let (tokens, admin_token) = skiff_api::auth::ensure_token_file(&data_dir.join("tokens.csv"))
         .with_context(|| format!("--data-dir {}: cannot set up tokens", data_dir.display()))?;
     Ok(Security {
-        access: Access::new(format!("https://{addr}"))
-            .with_ca_pem(pki.ca_pem())
-            .with_token(admin),
-        tls: Some(tls),
-        tokens: Some(tokens),
+        secure: Some(Secure {
+            ca_pem: pki.ca_pem().to_string(),
+            tls,
+            tokens,
+            admin_token,
+        }),
     })
+}
+
+impl Security {
+    /// The API server, asking for tokens unless plain HTTP.
+    pub(crate) fn api_server(&self, client: Arc<dyn Client>, scheme: Scheme) -> Arc<ApiServer> {
+        match &self.secure {
+            Some(s) => ApiServer::with_tokens(client, scheme, s.tokens.clone()),
+            None => ApiServer::new(client, scheme),
+        }
+    }
+
+    /// The URL clients on this machine use for a server bound to `bound` (loopback when it listens on
+    /// every address).
+    pub(crate) fn url(&self, bound: SocketAddr) -> String {
+        let host = match bound.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        let scheme = if self.secure.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", SocketAddr::new(host, bound.port()))
+    }
+
+    /// The kubeconfig's contents for the server at `url`: with the CA and the admin token unless plain HTTP.
+    pub(crate) fn kubeconfig(&self, url: &str) -> Access {
+        match &self.secure {
+            Some(s) => Access::new(url)
+                .with_ca_pem(s.ca_pem.clone())
+                .with_token(s.admin_token.clone()),
+            None => Access::new(url),
+        }
+    }
+
+    /// Serves `server` on `listener` (HTTPS unless plain HTTP) until `shutdown`.
+    pub(crate) async fn serve(
+        &self,
+        server: Arc<ApiServer>,
+        listener: tokio::net::TcpListener,
+        shutdown: Shutdown,
+    ) -> std::io::Result<()> {
+        match &self.secure {
+            Some(s) => server.serve_tls(listener, s.tls.clone(), shutdown).await,
+            None => server.serve(listener, shutdown).await,
+        }
+    }
 }

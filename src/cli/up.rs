@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use skiff_api::ApiServer;
 use skiff_core::client::InProcessClient;
 use skiff_core::codec::Scheme;
 use skiff_core::shutdown::Shutdown;
@@ -91,24 +90,22 @@ async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             Arc::new(EtcdStore::connect(&args.etcd_endpoints).await?)
         }
     };
+    let client = InProcessClient::shared(store);
+    let security = super::secure::prepare(&data_dir, args.bind_address, args.insecure_http)?;
+    let server = security.api_server(client, Scheme::builtin());
+    server.ensure_namespaces().await?;
     let addr = SocketAddr::new(args.bind_address, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--port {}: cannot listen on {addr}", args.port))?;
     let bound = listener.local_addr()?;
-    let security = super::secure::prepare(&data_dir, bound, args.insecure_http)?;
-    let client = InProcessClient::shared(store);
-    let server = match security.tokens {
-        Some(tokens) => ApiServer::with_tokens(client, Scheme::builtin(), tokens),
-        None => ApiServer::new(client, Scheme::builtin()),
-    };
-    server.ensure_namespaces().await?;
-    let url = security.access.server.clone();
+    let url = security.url(bound);
     let kubeconfig = args
         .write_kubeconfig
         .clone()
         .unwrap_or_else(|| data_dir.join("kubeconfig.yaml"));
-    security.access.write(&kubeconfig).with_context(|| {
+    let access = security.kubeconfig(&url);
+    access.write(&kubeconfig).with_context(|| {
         format!(
             "--write-kubeconfig {}: cannot write it",
             kubeconfig.display()
@@ -128,10 +125,7 @@ async fn up(args: &UpArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
     );
     // The banner is for people; a closed stdout (a pipe nobody reads) must not stop the server.
     let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
-    match security.tls {
-        Some(tls) => server.serve_tls(listener, tls, shutdown).await?,
-        None => server.serve(listener, shutdown).await?,
-    }
+    security.serve(server, listener, shutdown).await?;
     let _ = writeln!(out, "skiff stopped");
     Ok(0)
 }
