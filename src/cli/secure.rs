@@ -34,11 +34,13 @@ pub(crate) fn prepare(data_dir: &Path, bind: IpAddr, insecure: bool) -> anyhow::
     }
     let mut hosts: Vec<String> = vec!["127.0.0.1".into(), "::1".into(), "localhost".into()];
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    // Only a name a certificate can carry (a DNS name); anything else is left out.
+    let hostname = Some(hostname.trim().to_string()).filter(|h| {
+        h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    });
     let bind = (!bind.is_unspecified()).then(|| bind.to_string());
-    for h in [Some(hostname.trim().to_string()), bind]
-        .into_iter()
-        .flatten()
-    {
+    for h in [hostname, bind].into_iter().flatten() {
         if !h.is_empty() && !hosts.contains(&h) {
             hosts.push(h);
         }
@@ -104,5 +106,34 @@ impl Security {
             Some(s) => server.serve_tls(listener, s.tls.clone(), shutdown).await,
             None => server.serve(listener, shutdown).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn insecure_means_plain_http_and_no_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = prepare(dir.path(), IpAddr::V4(Ipv4Addr::UNSPECIFIED), true).unwrap();
+        let bound = SocketAddr::from(([0, 0, 0, 0], 8080));
+        assert_eq!(s.url(bound), "http://127.0.0.1:8080");
+        assert_eq!(s.kubeconfig("http://x").token, None);
+        assert!(!dir.path().join("pki").exists());
+    }
+
+    #[test]
+    fn secure_means_https_ca_and_admin_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = prepare(dir.path(), IpAddr::V6(Ipv6Addr::LOCALHOST), false).unwrap();
+        let bound = SocketAddr::from((Ipv6Addr::UNSPECIFIED, 6443));
+        assert_eq!(s.url(bound), "https://[::1]:6443");
+        let access = s.kubeconfig("https://127.0.0.1:6443");
+        assert_eq!(access.token.as_deref().map(str::len), Some(64));
+        assert!(access.ca_pem.unwrap().contains("BEGIN CERTIFICATE"));
+        assert!(dir.path().join("tokens.csv").exists());
+        assert!(dir.path().join("pki/ca.crt").exists());
     }
 }
