@@ -299,7 +299,7 @@ fn write(path: &Path, content: &str, mode: u32) -> Result<(), TlsError> {
     })
 }
 
-/// A listener serving TLS over a TCP listener, for [`axum::serve`] (and
+/// A listener serving TLS over a TCP listener, for [`axum::serve()`] (and
 /// [`ApiServer::serve_tls`](crate::ApiServer::serve_tls)).
 ///
 /// Handshakes run in their own tasks (with [`HANDSHAKE_TIMEOUT`]), so a slow client never holds up the
