@@ -127,8 +127,8 @@ fn bad_flag_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--frobnicate"));
 }
 
-/// Starts `skiff up` and returns the child and the API URL it printed.
-fn up(data_dir: &std::path::Path, store: &str) -> (std::process::Child, String) {
+/// Starts `skiff up` (with `extra` flags) and returns the child and the API URL it printed.
+fn up(data_dir: &std::path::Path, store: &str, extra: &[&str]) -> (std::process::Child, String) {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
         .args([
@@ -140,6 +140,7 @@ fn up(data_dir: &std::path::Path, store: &str) -> (std::process::Child, String) 
             "--data-dir",
             data_dir.to_str().unwrap(),
         ])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -150,7 +151,7 @@ fn up(data_dir: &std::path::Path, store: &str) -> (std::process::Child, String) 
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = first
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no URL in {first:?}"))
         .to_string();
     (child, url)
@@ -176,34 +177,88 @@ fn http(url: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (code, resp)
 }
 
+/// kubectl with `kubeconfig` and an isolated HOME (its discovery cache), if kubectl is installed.
+fn kubectl(kubeconfig: &Path, home: &Path, args: &[&str]) -> Option<(bool, String)> {
+    std::fs::create_dir_all(home).unwrap();
+    let out = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", home)
+        .output()
+        .ok()?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out.status.success(), text))
+}
+
 #[test]
 fn up_serves_the_api_and_the_embedded_store_survives_sigkill() {
+    use skiff_core::client::Api;
+    use skiff_core::kinds::ConfigMap;
     let dir = std::env::temp_dir().join(format!("skiff-up-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let (mut child, url) = up(&dir, "embedded");
-    assert_eq!(http(&url, "GET", "/readyz", "").0, 200);
-    let kubeconfig = std::fs::read_to_string(dir.join("kubeconfig.yaml")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let kubeconfig_path = dir.join("kubeconfig.yaml");
+    let (mut child, url) = up(&dir, "embedded", &[]);
+    assert!(
+        url.starts_with("https://127.0.0.1:"),
+        "TLS by default: {url}"
+    );
+    let kubeconfig = std::fs::read_to_string(&kubeconfig_path).unwrap();
     assert!(
         kubeconfig.contains(&url),
         "the kubeconfig points at the server"
     );
-    let cm =
-        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"kept"},"data":{"k":"v"}}"#;
+    assert!(kubeconfig.contains("certificate-authority-data: "));
+    assert!(kubeconfig.contains("token: "));
+    let ca = std::fs::read_to_string(dir.join("pki/ca.crt")).unwrap();
+    rt.block_on(async {
+        let client = skiff_api::HttpClient::from_kubeconfig(&kubeconfig_path).unwrap();
+        let cms: Api<ConfigMap> = Api::namespaced(std::sync::Arc::new(client), "default");
+        let mut cm = ConfigMap::named("kept");
+        cm.data.insert("k".into(), "v".into());
+        cms.create(&cm).await.unwrap();
+    });
+    if let Some((ok, text)) = kubectl(&kubeconfig_path, &dir.join("home"), &["get", "namespaces"]) {
+        assert!(ok && text.contains("kube-system"), "{text}");
+    }
+    child.kill().unwrap(); // SIGKILL: no clean shutdown
+    child.wait().unwrap();
+    let (mut child, _url) = up(&dir, "embedded", &[]);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("pki/ca.crt")).unwrap(),
+        ca,
+        "the CA is reused"
+    );
+    rt.block_on(async {
+        let client = skiff_api::HttpClient::from_kubeconfig(&kubeconfig_path).unwrap();
+        let cms: Api<ConfigMap> = Api::namespaced(std::sync::Arc::new(client), "default");
+        let kept = cms.get("kept").await.unwrap();
+        assert_eq!(kept.data.get("k").map(String::as_str), Some("v"));
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn up_insecure_http_serves_plain_http_to_everyone() {
+    let dir = std::env::temp_dir().join(format!("skiff-up-insecure-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut child, url) = up(&dir, "memory", &["--insecure-http"]);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(http(&url, "GET", "/readyz", "").0, 200);
+    let cm = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"open"}}"#;
     assert_eq!(
         http(&url, "POST", "/api/v1/namespaces/default/configmaps", cm).0,
         201
     );
-    child.kill().unwrap(); // SIGKILL: no clean shutdown
-    child.wait().unwrap();
-    let (mut child, url) = up(&dir, "embedded");
-    let (code, body) = http(
-        &url,
-        "GET",
-        "/api/v1/namespaces/default/configmaps/kept",
-        "",
-    );
-    assert_eq!(code, 200, "{body}");
-    assert!(body.contains("\"k\":\"v\""), "{body}");
+    let kubeconfig = std::fs::read_to_string(dir.join("kubeconfig.yaml")).unwrap();
+    assert!(!kubeconfig.contains("token:"), "{kubeconfig}");
+    assert!(!dir.join("tokens.csv").exists());
     child.kill().unwrap();
     child.wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);

@@ -13,7 +13,10 @@ use skiff_core::client::{
 use skiff_core::meta::Status;
 use skiff_core::{ApiResource, Scope};
 
-/// A client of a Skiff (or Kubernetes) API server at `base` (e.g. `http://127.0.0.1:6443`).
+use crate::kubeconfig::Access;
+
+/// A client of a Skiff (or Kubernetes) API server at `base` (e.g. `http://127.0.0.1:6443`), over plain
+/// HTTP or HTTPS, with an optional bearer token.
 ///
 /// ```no_run
 /// # async fn example() {
@@ -26,14 +29,92 @@ use skiff_core::{ApiResource, Scope};
 /// let list = pods.list(&Default::default()).await.unwrap();
 /// # }
 /// ```
+///
+/// Against a server with TLS and tokens (what `skiff up` starts), read its kubeconfig:
+///
+/// ```no_run
+/// # fn example() -> Result<(), skiff_api::http_client::HttpClientError> {
+/// let client = skiff_api::HttpClient::from_kubeconfig("/var/lib/skiff/kubeconfig.yaml".as_ref())?;
+/// # Ok(()) }
+/// ```
 pub struct HttpClient {
     base: String,
     http: reqwest::Client,
 }
 
+/// Why an [`HttpClient`] could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpClientError {
+    /// The kubeconfig could not be read.
+    #[error(transparent)]
+    Kubeconfig(#[from] crate::kubeconfig::KubeconfigError),
+    /// The CA certificate is not PEM.
+    #[error("the CA certificate is not PEM: {0}")]
+    Ca(reqwest::Error),
+    /// The bearer token cannot be sent in a header (it holds control characters).
+    #[error("the bearer token holds characters that cannot be sent in a header")]
+    Token,
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Build(reqwest::Error),
+}
+
+/// Options of an [`HttpClient`]: the CA to trust and the bearer token to send.
+///
+/// ```
+/// let client = skiff_api::HttpClient::builder("https://127.0.0.1:6443")
+///     .bearer_token("s3cret")
+///     .build()
+///     .unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct HttpClientBuilder {
+    access: Access,
+}
+
+impl HttpClientBuilder {
+    /// Trust only this CA (PEM, one or more certificates) for the server's certificate, as kubectl does
+    /// with `certificate-authority-data`. Without it the system's roots are used.
+    pub fn ca_pem(mut self, pem: impl Into<String>) -> Self {
+        self.access.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Send `Authorization: Bearer <token>` with every request.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.access.token = Some(token.into());
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<HttpClient, HttpClientError> {
+        crate::tls::install_crypto_provider();
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = &self.access.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(HttpClientError::Ca)?;
+            builder = builder.tls_certs_only(certs);
+        }
+        if let Some(token) = &self.access.token {
+            let mut value =
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+                    .map_err(|_| HttpClientError::Token)?;
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder = builder.default_headers(headers);
+        }
+        Ok(HttpClient {
+            base: self.access.server.trim_end_matches('/').to_string(),
+            http: builder.build().map_err(HttpClientError::Build)?,
+        })
+    }
+}
+
 impl HttpClient {
-    /// A client of the server at `base`.
+    /// A client of the server at `base`, trusting the system's CAs, without token.
     pub fn new(base: &str) -> Self {
+        crate::tls::install_crypto_provider();
         Self {
             base: base.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
@@ -43,6 +124,27 @@ impl HttpClient {
     /// A client ready to share between controllers.
     pub fn shared(base: &str) -> std::sync::Arc<dyn Client> {
         std::sync::Arc::new(Self::new(base))
+    }
+
+    /// Options for a client of the server at `base`; see [`HttpClientBuilder`].
+    pub fn builder(base: &str) -> HttpClientBuilder {
+        HttpClientBuilder {
+            access: Access::new(base),
+        }
+    }
+
+    /// A client with the server, CA and token of `access`.
+    pub fn from_access(access: &Access) -> Result<Self, HttpClientError> {
+        HttpClientBuilder {
+            access: access.clone(),
+        }
+        .build()
+    }
+
+    /// A client of the current context of the kubeconfig at `path`: its server,
+    /// `certificate-authority(-data)` and `token`/`tokenFile`.
+    pub fn from_kubeconfig(path: &std::path::Path) -> Result<Self, HttpClientError> {
+        Self::from_access(&Access::load(path)?)
     }
 
     fn url(

@@ -5,16 +5,18 @@
 //! subresource, `metav1.Status` errors — so that the real `kubectl` works against it, and helpers to write
 //! a kubeconfig ([`kubeconfig`]).
 //!
-//! Still to come (see the API-server issue): TLS and bearer tokens, Tables for `kubectl get` columns,
-//! OpenAPI v3, strategic merge patch and server-side apply, the scale/binding/log/exec subresources,
-//! and `/metrics`.
+//! Authentication by bearer tokens ([`auth`], Kubernetes' static token file) and HTTPS with a
+//! self-signed CA generated on first start ([`tls`]) are optional: `ApiServer::new` serves everyone over
+//! plain HTTP, [`ApiServer::with_tokens`] and [`ApiServer::serve_tls`] turn them on.
 //!
 //! [`HttpClient`] is the HTTP implementation of `skiff_core::client::Client`: controllers and node agents
 //! use it to run in another process than the API server.
 
+pub mod auth;
 pub mod http_client;
 pub mod kubeconfig;
 pub mod server;
+pub mod tls;
 
 pub use http_client::HttpClient;
 pub use server::ApiServer;

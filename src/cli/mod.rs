@@ -5,6 +5,7 @@
 
 mod agent;
 mod node;
+mod secure;
 mod up;
 mod validate;
 mod version;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use skiff_api::ApiServer;
 use skiff_core::client::InProcessClient;
 use skiff_core::codec::Scheme;
 use skiff_core::shutdown::Shutdown;
@@ -47,6 +46,12 @@ pub struct UpArgs {
     /// The node agent `skiff up` runs (ignored by `skiff server`).
     #[command(flatten)]
     pub agent: super::AgentArgs,
+    /// Address to listen on; the default is loopback only (0.0.0.0 listens on every interface).
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub bind_address: std::net::IpAddr,
+    /// Serve plain HTTP and let every request in (no TLS, no tokens).
+    #[arg(long)]
+    pub insecure_http: bool,
 }
 
 pub(crate) fn default_data_dir() -> PathBuf {
@@ -89,19 +94,21 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
         }
     };
     let client = InProcessClient::shared(store);
-    let server = ApiServer::new(client.clone(), Scheme::builtin());
+    let security = super::secure::prepare(&data_dir, args.bind_address, args.insecure_http)?;
+    let server = security.api_server(client.clone(), Scheme::builtin());
     server.ensure_namespaces().await?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let addr = SocketAddr::new(args.bind_address, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("--port {}: cannot listen on {addr}", args.port))?;
     let bound = listener.local_addr()?;
-    let url = format!("http://{bound}");
+    let url = security.url(bound);
     let kubeconfig = args
         .write_kubeconfig
         .clone()
         .unwrap_or_else(|| data_dir.join("kubeconfig.yaml"));
-    skiff_api::kubeconfig::write(&kubeconfig, &url).with_context(|| {
+    let access = security.kubeconfig(&url);
+    access.write(&kubeconfig).with_context(|| {
         format!(
             "--write-kubeconfig {}: cannot write it",
             kubeconfig.display()
@@ -126,7 +133,7 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
     );
     // The banner is for people; a closed stdout (a pipe nobody reads) must not stop the server.
     let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
-    server.serve(listener, shutdown).await?;
+    security.serve(server, listener, shutdown).await?;
     if let Some(agent) = agent {
         let _ = agent.await;
     }

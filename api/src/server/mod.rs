@@ -34,6 +34,7 @@ use skiff_core::kinds::Namespace;
 use skiff_core::shutdown::Shutdown;
 use skiff_core::{ApiResource, Resource, Scope};
 
+use crate::auth::TokenSet;
 pub use discovery::KUBERNETES_MINOR;
 use path::Target;
 use response::{ApiError, Json};
@@ -50,18 +51,48 @@ pub struct ApiServer {
     client: Arc<dyn Client>,
     scheme: Scheme,
     metrics: Arc<metrics::ApiMetrics>,
+    tokens: Option<Arc<TokenSet>>,
 }
 
 type Q = HashMap<String, String>;
 
 impl ApiServer {
-    /// A server for the kinds of `scheme`, storing through `client`.
+    /// A server for the kinds of `scheme`, storing through `client`, that lets every request in.
     pub fn new(client: Arc<dyn Client>, scheme: Scheme) -> Arc<Self> {
         Arc::new(Self {
             client,
             scheme,
             metrics: metrics::ApiMetrics::new(),
+            tokens: None,
         })
+    }
+
+    /// Like [`new`](Self::new), but every request except `/healthz`, `/livez`, `/readyz` and `/version`
+    /// needs `Authorization: Bearer <token>` with one of `tokens` (else 401 Unauthorized); an empty set
+    /// lets nobody in. See [`crate::auth`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use skiff_api::{auth::TokenSet, ApiServer};
+    /// use skiff_core::{client::InProcessClient, codec::Scheme, store::MemoryStore};
+    ///
+    /// let tokens = TokenSet::parse("s3cret,admin,admin\n").unwrap();
+    /// let client = InProcessClient::shared(Arc::new(MemoryStore::new()));
+    /// let server = ApiServer::with_tokens(client, Scheme::builtin(), tokens);
+    /// assert!(server.authenticates());
+    /// ```
+    pub fn with_tokens(client: Arc<dyn Client>, scheme: Scheme, tokens: TokenSet) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            scheme,
+            metrics: metrics::ApiMetrics::new(),
+            tokens: Some(Arc::new(tokens)),
+        })
+    }
+
+    /// Whether requests need a bearer token.
+    pub fn authenticates(&self) -> bool {
+        self.tokens.is_some()
     }
 
     /// Creates the system namespaces if they are missing.
@@ -85,7 +116,7 @@ impl ApiServer {
 
     /// The HTTP routes.
     pub fn router(self: Arc<Self>) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/version", get(|| async { Json::ok(discovery::version()) }))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(|| async { "ok" }))
@@ -109,7 +140,16 @@ impl ApiServer {
                 "/metrics",
                 get(|State(s): State<Arc<ApiServer>>| async move { s.metrics.render() }),
             )
-            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        // Inside the metrics layer, so that refused requests are counted too.
+        let router = match &self.tokens {
+            Some(tokens) => router.layer(axum::middleware::from_fn_with_state(
+                tokens.clone(),
+                crate::auth::require_token,
+            )),
+            None => router,
+        };
+        router
             .layer(axum::middleware::from_fn_with_state(
                 self.metrics.clone(),
                 metrics::record,
@@ -127,6 +167,33 @@ impl ApiServer {
             .with_graceful_shutdown(async move { shutdown.wait().await })
             .await
     }
+
+    /// Serves HTTPS on `listener` with `tls` (see [`crate::tls::Pki::server_config`]) until `shutdown`.
+    /// Plain HTTP to this port fails the handshake and gets no answer.
+    ///
+    /// ```no_run
+    /// # async fn example(server: std::sync::Arc<skiff_api::ApiServer>, shutdown: skiff_core::shutdown::Shutdown)
+    /// # -> Result<(), Box<dyn std::error::Error>> {
+    /// let pki = skiff_api::tls::Pki::ensure("/tmp/pki".as_ref(), &["127.0.0.1".into()])?;
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:6443").await?;
+    /// server.serve_tls(listener, pki.server_config()?, shutdown).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn serve_tls(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        shutdown: Shutdown,
+    ) -> std::io::Result<()> {
+        axum::serve(crate::tls::TlsListener::new(listener, tls), self.router())
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await
+    }
+}
+
+/// The 401 answer to a request without a valid token.
+pub(crate) fn unauthorized() -> ApiError {
+    ApiError::new(401, "Unauthorized", "Unauthorized")
 }
 
 async fn apis(State(s): State<Arc<ApiServer>>) -> Json {
