@@ -35,6 +35,30 @@ pub struct AgentArgs {
     /// Labels for the Node, e.g. `disktype=ssd,zone=a`.
     #[arg(long, value_delimiter = ',', value_name = "K=V,...")]
     pub node_labels: Vec<String>,
+    /// The node's pod subnet (a /24), on its own bridge: nodes on one host need different ones.
+    #[arg(long, default_value = "10.244.0.0/24", value_name = "CIDR")]
+    pub pod_cidr: String,
+}
+
+/// Parses `--pod-cidr a.b.c.0/24` into its first three octets.
+pub fn parse_pod_cidr(cidr: &str) -> anyhow::Result<[u8; 3]> {
+    let bad = || anyhow::anyhow!("--pod-cidr {cidr:?}: expected a /24 such as 10.244.0.0/24");
+    let (addr, len) = cidr.split_once('/').ok_or_else(bad)?;
+    let ip: std::net::Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let [a, b, c, d] = ip.octets();
+    if len != "24" || d != 0 {
+        return Err(bad());
+    }
+    Ok([a, b, c])
+}
+
+/// The bridge of a pod subnet: `skiff0` for 10.244.0.0/24, `skiff7` for 10.244.7.0/24.
+fn bridge_name([a, b, c]: [u8; 3]) -> String {
+    if [a, b] == [10, 244] {
+        format!("skiff{c}")
+    } else {
+        format!("sk{a}-{b}-{c}")
+    }
 }
 
 fn host_name() -> String {
@@ -73,7 +97,10 @@ pub async fn start(
     shutdown: Shutdown,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let labels = parse_labels(&args.node_labels)?;
-    let runtime_config = ProcessConfig::new(data_dir.join("runtime"));
+    let subnet = parse_pod_cidr(&args.pod_cidr)?;
+    let mut runtime_config = ProcessConfig::new(data_dir.join("runtime"));
+    runtime_config.pod_subnet = subnet;
+    runtime_config.bridge = bridge_name(subnet);
     let (runtime, limitations): (Arc<dyn Runtime>, Vec<String>) = match args.runtime {
         RuntimeKind::Process => {
             let r = ProcessRuntime::new(runtime_config.clone()).with_context(|| {
@@ -95,6 +122,7 @@ pub async fn start(
     config.labels = labels;
     config.address = runtime_config.host_ip.clone();
     config.limitations = limitations;
+    config.pod_cidr = Some(args.pod_cidr.clone());
     let agent = NodeAgent::new(client, runtime, config);
     Ok(tokio::spawn(async move {
         if let Err(e) = agent.run(shutdown).await {

@@ -83,6 +83,8 @@ pub struct NodeConfig {
     pub workers: usize,
     /// What the runtime cannot do here (shown in a Node condition and events).
     pub limitations: Vec<String>,
+    /// The node's pod subnet (`spec.podCIDR`).
+    pub pod_cidr: Option<String>,
 }
 
 impl NodeConfig {
@@ -99,6 +101,7 @@ impl NodeConfig {
             relist_period: Duration::from_secs(1),
             workers: 4,
             limitations: Vec::new(),
+            pod_cidr: None,
         }
     }
 }

@@ -135,6 +135,8 @@ pub(crate) async fn register(
         None => {
             let mut node = Node::named(&agent.config.name);
             node.metadata.labels = labels;
+            node.spec.pod_cidr = agent.config.pod_cidr.clone();
+            node.spec.pod_cidrs = agent.config.pod_cidr.iter().cloned().collect();
             api.create(&node).await?
         }
     };

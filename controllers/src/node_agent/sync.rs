@@ -18,7 +18,7 @@ use skiff_core::runtime::{
 };
 
 use super::probes::{ProbeKind, ProbeTarget};
-use super::{status, volumes, AgentError, BackoffEntry, NodeAgent};
+use super::{status, volumes, AgentError, NodeAgent};
 
 /// A container that ran this long without trouble resets its back-off (Kubernetes: 10 minutes).
 const BACKOFF_RESET: Duration = Duration::from_secs(600);
@@ -581,7 +581,7 @@ async fn restart_with_backoff(
     };
     let streak = {
         let mut map = agent.backoff.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = map.entry(key.clone()).or_insert(BackoffEntry::default());
+        let entry = map.entry(key.clone()).or_default();
         if ran >= BACKOFF_RESET {
             entry.streak = 0;
         }
@@ -629,7 +629,7 @@ async fn restart_with_backoff(
     }
     {
         let mut map = agent.backoff.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(key).or_insert(BackoffEntry::default()).streak = streak + 1;
+        map.entry(key).or_default().streak = streak + 1;
     }
     // Keep the last instance (its log is `kubectl logs --previous`); older ones go.
     for old in instances.iter().filter(|i| i.id != last.id) {

@@ -224,7 +224,14 @@ impl InProcessClient {
         mut new: Value,
     ) -> Result<Value, StoreError> {
         let k = key(res, ns, name);
-        let deleting = meta_str(&new, "deletionTimestamp").is_some();
+        // Gone once deletion started, no finalizer is left and no grace period runs (a pod being
+        // terminated by its node agent has one until the agent deletes it with grace 0).
+        let deleting = meta_str(&new, "deletionTimestamp").is_some()
+            && meta(&new)
+                .and_then(|m| m.get("deletionGracePeriodSeconds"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                == 0;
         let finalizers_left = meta(&new)
             .and_then(|m| m.get("finalizers"))
             .and_then(Value::as_array)
@@ -724,8 +731,7 @@ impl Client for InProcessClient {
                         Value::String(Time::now().to_string()),
                     );
                 }
-                m.entry("deletionGracePeriodSeconds")
-                    .or_insert(Value::from(0));
+                m.insert("deletionGracePeriodSeconds".into(), Value::from(0));
                 self.write(res, ns, name, &cur_kv, &cur, new)
                     .await
                     .map(DeleteOutcome::Pending)
