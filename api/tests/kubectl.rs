@@ -501,3 +501,63 @@ fn metrics_count_requests_by_verb_resource_and_code() {
         "{body}"
     );
 }
+
+#[test]
+fn kubectl_explain_renders_the_generated_schemas() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let pod = s.ok(&["explain", "pod"]);
+    eprintln!("{pod}");
+    for want in [
+        "KIND:       Pod",
+        "VERSION:    v1",
+        "A Pod: the smallest deployable unit",
+        "FIELDS:",
+        "spec\t<PodSpec>",
+        "Desired state.",
+        "status\t<PodStatus>",
+        "metadata\t<ObjectMeta>",
+    ] {
+        assert!(pod.contains(want), "missing {want:?} in:\n{pod}");
+    }
+    assert!(!pod.contains("```"), "no Rust code in descriptions:\n{pod}");
+
+    let containers = s.ok(&["explain", "pod.spec.containers"]);
+    eprintln!("{containers}");
+    for want in [
+        "FIELD: containers <[]Container>",
+        "image\t<string>",
+        "Image reference",
+        "resources\t<ResourceRequirements>",
+    ] {
+        assert!(
+            containers.contains(want),
+            "missing {want:?} in:\n{containers}"
+        );
+    }
+
+    let rs = s.ok(&["explain", "replicaset.spec"]);
+    eprintln!("{rs}");
+    for want in [
+        "GROUP:      apps",
+        "KIND:       ReplicaSet",
+        "replicas\t<integer>",
+        "template\t<PodTemplateSpec>",
+    ] {
+        assert!(rs.contains(want), "missing {want:?} in:\n{rs}");
+    }
+    let port = s.ok(&["explain", "service.spec.ports.targetPort"]);
+    assert!(port.contains("<IntOrString>"), "{port}");
+    let err = s.fails(&["explain", "pod.spec.nope"]);
+    assert!(err.contains("nope"), "{err}");
+
+    // Validation still goes to the server with the schemas in the documents.
+    let typo = s.file("typo.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: typo}\nspec:\n  containers: [{name: c, image: nginx, imagee: x}]\n");
+    let err = s.fails(&["apply", "-f", typo.to_str().unwrap()]);
+    assert!(
+        err.contains("unknown field \"spec.containers[0].imagee\""),
+        "{err}"
+    );
+}

@@ -26,6 +26,7 @@ pub mod intstr;
 pub mod kinds;
 pub mod leader_election;
 pub mod meta;
+pub mod openapi;
 pub mod quantity;
 pub mod resource;
 pub mod selector;

@@ -49,6 +49,7 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 pub struct ApiServer {
     client: Arc<dyn Client>,
     scheme: Scheme,
+    openapi: openapi::OpenApi,
     metrics: Arc<metrics::ApiMetrics>,
 }
 
@@ -59,6 +60,7 @@ impl ApiServer {
     pub fn new(client: Arc<dyn Client>, scheme: Scheme) -> Arc<Self> {
         Arc::new(Self {
             client,
+            openapi: openapi::OpenApi::new(&scheme),
             scheme,
             metrics: metrics::ApiMetrics::new(),
         })
@@ -134,15 +136,15 @@ async fn apis(State(s): State<Arc<ApiServer>>) -> Json {
 }
 
 async fn openapi_index(State(s): State<Arc<ApiServer>>) -> Json {
-    Json::ok(openapi::index(s.scheme.resources()))
+    Json::ok(s.openapi.index().clone())
 }
 
 async fn openapi_gv(
     State(s): State<Arc<ApiServer>>,
     axum::extract::Path(gv): axum::extract::Path<String>,
 ) -> Response {
-    match openapi::group_version(gv.trim_matches('/'), s.scheme.resources()) {
-        Some(doc) => Json::ok(doc).into_response(),
+    match s.openapi.document(gv.trim_matches('/')) {
+        Some(doc) => Json::ok(doc.clone()).into_response(),
         None => ApiError::not_found(format!("no OpenAPI document for {gv}")).into_response(),
     }
 }
