@@ -291,13 +291,48 @@ fn bad_input_over_http_gets_the_kubernetes_status() {
     assert_eq!(code, 413);
     let (code, body) = s.http("GET", "/api/v1/widgets", "application/json", b"");
     assert_eq!(code, 404, "{body}");
+    // Server-side apply with bad input: 400 (or 415 for CBOR), never a change.
+    for (query, content_type, body) in [
+        ("", "application/apply-patch+yaml", &b"{}"[..]),
+        ("?fieldManager=m", "application/apply-patch+yaml", b"[1, 2]"),
+        ("?fieldManager=m", "application/apply-patch+yaml", b"a: [b"),
+        (
+            "?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{\"metadata\":{\"name\":\"other\"}}",
+        ),
+        (
+            "?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{\"metadata\":{\"namespace\":\"kube-system\"}}",
+        ),
+        (
+            "?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{\"metadata\":7}",
+        ),
+        (
+            "?fieldManager=m&force=maybe",
+            "application/apply-patch+yaml",
+            b"{}",
+        ),
+        (
+            "?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{\"kind\":\"Service\"}",
+        ),
+    ] {
+        let (code, body) = s.http("PATCH", &format!("{pods}/p{query}"), content_type, body);
+        assert_eq!(code, 400, "{query} {body}");
+        assert!(body.contains("\"kind\":\"Status\""), "{body}");
+    }
     let (code, _) = s.http(
         "PATCH",
-        &format!("{pods}/p"),
-        "application/apply-patch+yaml",
+        &format!("{pods}/p?fieldManager=m"),
+        "application/apply-patch+cbor",
         b"{}",
     );
-    assert_eq!(code, 415, "server-side apply is not served yet");
+    assert_eq!(code, 415);
     let (code, body) = s.http(
         "PATCH",
         &format!("{pods}/p"),
@@ -560,4 +595,107 @@ fn kubectl_explain_renders_the_generated_schemas() {
         err.contains("unknown field \"spec.containers[0].imagee\""),
         "{err}"
     );
+}
+
+#[test]
+fn kubectl_apply_server_side_tracks_owners_and_reports_conflicts() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let manifest = |labels: &str, image: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: ssa\n  labels: {{{labels}}}\nspec:\n  containers:\n  - name: main\n    image: {image}\n")
+    };
+    let get = |s: &Server| -> serde_json::Value {
+        serde_json::from_str(&s.ok(&["get", "pod", "ssa", "-o", "json", "--show-managed-fields"]))
+            .unwrap()
+    };
+    let v1 = s.file(
+        "ssa1.yaml",
+        &manifest("app: web, tier: front", "nginx:1.26"),
+    );
+    let out = s.ok(&["apply", "--server-side", "-f", v1.to_str().unwrap()]);
+    assert!(out.contains("pod/ssa serverside-applied"), "{out}");
+    let pod = get(&s);
+    let entry = &pod["metadata"]["managedFields"][0];
+    assert_eq!(
+        (entry["manager"].as_str(), entry["operation"].as_str()),
+        (Some("kubectl"), Some("Apply")),
+        "{pod}"
+    );
+    assert_eq!(
+        entry["fieldsV1"]["f:metadata"],
+        serde_json::json!({"f:labels": {"f:app": {}, "f:tier": {}}})
+    );
+    assert!(
+        entry["fieldsV1"]["f:spec"]["f:containers"]["k:{\"name\":\"main\"}"]["f:image"].is_object()
+    );
+
+    // A changed manifest updates; the label it no longer has is removed.
+    let v2 = s.file("ssa2.yaml", &manifest("app: web", "nginx:1.27"));
+    let out = s.ok(&["apply", "--server-side", "-f", v2.to_str().unwrap()]);
+    assert!(out.contains("pod/ssa serverside-applied"), "{out}");
+    let pod = get(&s);
+    assert_eq!(pod["metadata"]["labels"], serde_json::json!({"app": "web"}));
+    assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.27");
+
+    // Another manager's label survives the next apply.
+    s.ok(&["label", "pod", "ssa", "owner=ops"]);
+    s.ok(&["apply", "--server-side", "-f", v2.to_str().unwrap()]);
+    assert_eq!(get(&s)["metadata"]["labels"]["owner"], "ops");
+
+    // Another manager changed a field this manifest sets: conflict, named like Kubernetes does.
+    s.ok(&["label", "pod", "ssa", "app=other", "--overwrite"]);
+    let err = s.fails(&["apply", "--server-side", "-f", v2.to_str().unwrap()]);
+    assert!(
+        err.contains("Apply failed with 1 conflict: conflict with \"kubectl-label\" using v1: .metadata.labels.app"),
+        "{err}"
+    );
+    assert_eq!(get(&s)["metadata"]["labels"]["app"], "other");
+    let out = s.ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        v2.to_str().unwrap(),
+    ]);
+    assert!(out.contains("pod/ssa serverside-applied"), "{out}");
+    let pod = get(&s);
+    assert_eq!(pod["metadata"]["labels"]["app"], "web");
+    let label_owner = pod["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "kubectl-label")
+        .unwrap();
+    assert_eq!(
+        label_owner["fieldsV1"],
+        serde_json::json!({"f:metadata": {"f:labels": {"f:owner": {}}}}),
+        "forcing took .metadata.labels.app from kubectl-label"
+    );
+
+    // Unknown fields are rejected as with any write.
+    let typo = s.file("ssa3.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: ssa}\nspec:\n  containers: [{name: main, image: nginx, imagee: x}]\n");
+    let err = s.fails(&["apply", "--server-side", "-f", typo.to_str().unwrap()]);
+    assert!(
+        err.contains("unknown field \"spec.containers[0].imagee\""),
+        "{err}"
+    );
+
+    // Plain writes record their manager as an Update.
+    let created = s.file(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: v}\n",
+    );
+    s.ok(&["create", "-f", created.to_str().unwrap()]);
+    let cm: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "cm", "cm", "-o", "json", "--show-managed-fields"]))
+            .unwrap();
+    let entry = &cm["metadata"]["managedFields"][0];
+    assert_eq!(
+        (entry["manager"].as_str(), entry["operation"].as_str()),
+        (Some("kubectl-create"), Some("Update")),
+        "{cm}"
+    );
+    assert_eq!(entry["fieldsV1"]["f:data"], serde_json::json!({"f:k": {}}));
 }

@@ -25,6 +25,7 @@ pub mod informer;
 pub mod intstr;
 pub mod kinds;
 pub mod leader_election;
+pub mod managed_fields;
 pub mod meta;
 pub mod openapi;
 pub mod quantity;
