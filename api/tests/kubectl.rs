@@ -21,6 +21,10 @@ struct Server {
 }
 
 fn start() -> Server {
+    start_with(Scheme::builtin())
+}
+
+fn start_with(scheme: Scheme) -> Server {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -30,7 +34,7 @@ fn start() -> Server {
     let addr = rt.block_on(async {
         let server = ApiServer::new(
             InProcessClient::shared(Arc::new(MemoryStore::new())),
-            Scheme::builtin(),
+            scheme,
         );
         server.ensure_namespaces().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -698,4 +702,100 @@ fn kubectl_apply_server_side_tracks_owners_and_reports_conflicts() {
         "{cm}"
     );
     assert_eq!(entry["fieldsV1"]["f:data"], serde_json::json!({"f:k": {}}));
+}
+
+#[test]
+fn kubectl_server_side_apply_after_client_side_apply() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let cm = |app: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mixed\n  labels: {{app: {app}}}\ndata: {{k: v}}\n")
+    };
+    let a = s.file("mixed-a.yaml", &cm("a"));
+    let b = s.file("mixed-b.yaml", &cm("b"));
+    assert!(s
+        .ok(&["apply", "-f", a.to_str().unwrap()])
+        .contains("configmap/mixed created"));
+    // kubectl-client-side-apply owns the label (an Update): another value conflicts.
+    let err = s.fails(&["apply", "--server-side", "-f", b.to_str().unwrap()]);
+    assert!(
+        err.contains("Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .metadata.labels.app"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--force-conflicts"),
+        "kubectl explains how to resolve it: {err}"
+    );
+    // The same values: shared ownership, no conflict; kubectl then moves the client-side apply's fields
+    // to its own Apply entry (a JSON patch of managedFields), so the new value applies cleanly next.
+    assert!(s
+        .ok(&["apply", "--server-side", "-f", a.to_str().unwrap()])
+        .contains("configmap/mixed serverside-applied"));
+    let out = s.ok(&["apply", "--server-side", "-f", b.to_str().unwrap()]);
+    assert!(out.contains("configmap/mixed serverside-applied"), "{out}");
+    let got: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "cm", "mixed", "-o", "json", "--show-managed-fields"]))
+            .unwrap();
+    assert_eq!(got["metadata"]["labels"]["app"], "b");
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&got["metadata"]).unwrap()
+    );
+}
+
+/// What a Greeting asks for.
+#[derive(
+    Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GreetingSpec {
+    /// Text to greet with.
+    #[serde(default)]
+    pub message: String,
+}
+
+skiff_core::object! {
+    /// A greeting: a user-defined kind.
+    pub struct Greeting {
+        /// What to greet with.
+        #[serde(default)]
+        pub spec: GreetingSpec,
+    }
+    resource {
+        kind: "Greeting", group: "example.com", version: "v1",
+        plural: "greetings", singular: "greeting", short_names: ["gr"], scope: Namespaced,
+    }
+}
+
+impl skiff_core::defaults::ApplyDefaults for Greeting {}
+impl skiff_core::validation::Validate for Greeting {}
+
+#[test]
+fn kubectl_explain_and_server_side_apply_a_user_kind() {
+    if !kubectl_present() {
+        return;
+    }
+    let mut scheme = Scheme::builtin();
+    scheme.register::<Greeting>();
+    let s = start_with(scheme);
+    let out = s.ok(&["explain", "greetings.spec"]);
+    for want in [
+        "GROUP:      example.com",
+        "KIND:       Greeting",
+        "What to greet with.",
+        "message\t<string>",
+        "Text to greet with.",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let g = s.file("g.yaml", "apiVersion: example.com/v1\nkind: Greeting\nmetadata: {name: hi}\nspec: {message: hello}\n");
+    assert!(s
+        .ok(&["apply", "--server-side", "-f", g.to_str().unwrap()])
+        .contains("greeting.example.com/hi serverside-applied"));
+    assert_eq!(
+        s.ok(&["get", "gr", "hi", "-o", "jsonpath={.spec.message}"]),
+        "hello"
+    );
 }

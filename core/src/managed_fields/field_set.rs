@@ -233,24 +233,25 @@ impl FieldSet {
     pub fn to_fields_v1(&self) -> Value {
         let mut root = Map::new();
         for path in &self.0 {
-            let mut node = &mut root;
-            for e in &path.0 {
-                let child = node
-                    .entry(e.encode())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                if !child.is_object() {
-                    *child = Value::Object(Map::new());
-                }
-                let Value::Object(m) = child else {
-                    unreachable!("made an object above")
-                };
-                node = m;
-            }
-            node.insert(".".into(), json!({}));
+            insert_member(&mut root, &path.0);
         }
         let mut v = Value::Object(root);
         drop_lone_dots(&mut v);
         v
+    }
+}
+
+/// Marks `path` (below `node`) as a member: `".": {}` in its node.
+fn insert_member(node: &mut Map<String, Value>, path: &[PathElement]) {
+    match path.split_first() {
+        None => {
+            node.insert(".".into(), json!({}));
+        }
+        Some((e, rest)) => {
+            if let Value::Object(child) = node.entry(e.encode()).or_insert_with(|| json!({})) {
+                insert_member(child, rest);
+            }
+        }
     }
 }
 
