@@ -799,3 +799,42 @@ fn kubectl_explain_and_server_side_apply_a_user_kind() {
         "hello"
     );
 }
+
+#[test]
+fn field_manager_defaults_to_the_user_agents_program() {
+    let s = start();
+    let cm = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ua"},"data":{"k":"v"}}"#;
+    let mut conn = TcpStream::connect(s.addr).unwrap();
+    let head = format!(
+        "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nUser-Agent: my-tool/1.0 (linux)\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        cm.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(cm).unwrap();
+    let mut resp = String::new();
+    let _ = conn.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    assert!(
+        resp.contains(r#""manager":"my-tool","operation":"Update""#),
+        "{resp}"
+    );
+    let (code, body) = s.http(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/ua?fieldManager=editor",
+        "application/merge-patch+json",
+        br#"{"data":{"k":"w"}}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let managers: Vec<(&str, &serde_json::Value)> = v["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["manager"].as_str().unwrap(), &e["fieldsV1"]))
+        .collect();
+    assert_eq!(
+        managers,
+        [("editor", &serde_json::json!({"f:data": {"f:k": {}}}))],
+        "the patch took data.k from my-tool, which owned nothing else"
+    );
+}
