@@ -637,6 +637,22 @@ fn kubectl_apply_server_side_tracks_owners_and_reports_conflicts() {
 
     // A changed manifest updates; the label it no longer has is removed.
     let v2 = s.file("ssa2.yaml", &manifest("app: web", "nginx:1.27"));
+    let out = s.ok(&[
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "-f",
+        v2.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("pod/ssa serverside-applied (server dry run)"),
+        "{out}"
+    );
+    assert_eq!(
+        get(&s)["spec"]["containers"][0]["image"],
+        "nginx:1.26",
+        "a dry run stores nothing"
+    );
     let out = s.ok(&["apply", "--server-side", "-f", v2.to_str().unwrap()]);
     assert!(out.contains("pod/ssa serverside-applied"), "{out}");
     let pod = get(&s);

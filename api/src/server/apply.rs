@@ -1,6 +1,7 @@
 //! Server-side apply: `PATCH` with `Content-Type: application/apply-patch+yaml`, as `kubectl apply
 //! --server-side` sends it. The merge and field ownership live in [`skiff_core::managed_fields`]; this
-//! module reads the request, creates or updates the object and answers 201 or 200.
+//! module reads the request, creates or updates the object and answers 201 or 200 (`dryRun=All`: the same
+//! answer, nothing stored).
 
 use serde_json::Value;
 use skiff_core::managed_fields::{self, ApplyOptions};
@@ -17,6 +18,17 @@ fn force(q: &Q) -> Result<bool, ApiError> {
         Some("true") => Ok(true),
         Some(other) => Err(ApiError::bad_request(format!(
             "force {other:?} is not a boolean"
+        ))),
+    }
+}
+
+/// `dryRun=All`: answer what would be stored without storing it (`kubectl diff --server-side`).
+fn dry_run(q: &Q) -> Result<bool, ApiError> {
+    match q.get("dryRun").map(String::as_str) {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unsupported dryRun value {other:?} (want All)"
         ))),
     }
 }
@@ -70,6 +82,7 @@ impl ApiServer {
             .filter(|m| !m.is_empty())
             .ok_or_else(|| ApiError::bad_request("fieldManager is required for apply requests"))?;
         let force = force(q)?;
+        let dry_run = dry_run(q)?;
         let config = config(body, ns, name)?;
         let rv_given = config.pointer("/metadata/resourceVersion").is_some();
         let api_version = res.api_version();
@@ -99,11 +112,17 @@ impl ApiServer {
                     meta.remove("resourceVersion");
                 }
                 self.namespace_exists(res, ns).await?;
+                if dry_run {
+                    return Ok(Json::created(value).with_warnings(warnings));
+                }
                 match self.client.create(res, ns, value).await {
                     Ok(v) => return Ok(Json::created(v).with_warnings(warnings)),
                     Err(e) if e.is_already_exists() => continue,
                     Err(e) => return Err(e.into()),
                 }
+            }
+            if dry_run {
+                return Ok(Json::ok(value).with_warnings(warnings));
             }
             match self.client.replace(res, ns, name, value).await {
                 Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
