@@ -185,9 +185,14 @@ fn normalize(schema: &mut Value, renames: &BTreeMap<String, String>) {
         }
     }
     if let Some(Value::String(r)) = obj.get_mut("$ref") {
-        let target = r.strip_prefix(REF_PREFIX).map(str::to_string);
-        if let Some(new) = target.and_then(|t| renames.get(&t)) {
-            *r = format!("{REF_PREFIX}{new}");
+        // Hand-written schemas may still point at JSON Schema's `$defs` or `definitions`.
+        let target = ["#/$defs/", "#/definitions/", REF_PREFIX]
+            .iter()
+            .find_map(|p| r.strip_prefix(p))
+            .map(str::to_string);
+        if let Some(target) = target {
+            let name = renames.get(&target).cloned().unwrap_or(target);
+            *r = format!("{REF_PREFIX}{name}");
         }
     }
     collapse_nullable(obj);
@@ -378,6 +383,23 @@ mod tests {
         assert_eq!(kind_schema_name(&res), "com.example.v1.Greeting");
         let lease = crate::kinds::Lease::api_resource();
         assert_eq!(kind_schema_name(&lease), "io.k8s.api.coordination.v1.Lease");
+    }
+
+    #[test]
+    fn refs_to_defs_and_definitions_point_at_components() {
+        let mut s = json!({"properties": {
+            "a": {"$ref": "#/$defs/A"},
+            "b": {"$ref": "#/definitions/B", "description": "b"}
+        }});
+        normalize(&mut s, &BTreeMap::new());
+        assert_eq!(
+            s["properties"]["a"],
+            json!({"$ref": "#/components/schemas/A"})
+        );
+        assert_eq!(
+            s["properties"]["b"],
+            json!({"allOf": [{"$ref": "#/components/schemas/B"}], "description": "b"})
+        );
     }
 
     #[test]
