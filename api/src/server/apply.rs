@@ -3,13 +3,14 @@
 //! module reads the request, creates or updates the object and answers 201 or 200 (`dryRun=All`: the same
 //! answer, nothing stored).
 
+use axum::http::HeaderMap;
 use serde_json::Value;
 use skiff_core::managed_fields::{self, ApplyOptions};
 use skiff_core::meta::Time;
 use skiff_core::ApiResource;
 
 use super::response::{ApiError, Json};
-use super::{too_many_writers, ApiServer, Q};
+use super::{field_manager, too_many_writers, ApiServer, Q};
 
 /// `force=true|false` (absent: false).
 fn force(q: &Q) -> Result<bool, ApiError> {
@@ -77,10 +78,12 @@ impl ApiServer {
         q: &Q,
         body: &[u8],
     ) -> Result<Json, ApiError> {
-        let manager = q
-            .get("fieldManager")
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| ApiError::bad_request("fieldManager is required for apply requests"))?;
+        if q.get("fieldManager").is_none_or(|m| m.is_empty()) {
+            return Err(ApiError::bad_request(
+                "fieldManager is required for apply requests",
+            ));
+        }
+        let manager = &field_manager(q, &HeaderMap::new())?;
         let force = force(q)?;
         let dry_run = dry_run(q)?;
         let config = config(body, ns, name)?;
