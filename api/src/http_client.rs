@@ -117,7 +117,11 @@ impl HttpClient {
         crate::tls::install_crypto_provider();
         Self {
             base: base.trim_end_matches('/').to_string(),
-            http: reqwest::Client::new(),
+            // The user agent names the field manager of this client's writes (`skiff`).
+            http: reqwest::Client::builder()
+                .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
         }
     }
 

@@ -21,6 +21,10 @@ struct Server {
 }
 
 fn start() -> Server {
+    start_with(Scheme::builtin())
+}
+
+fn start_with(scheme: Scheme) -> Server {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -30,7 +34,7 @@ fn start() -> Server {
     let addr = rt.block_on(async {
         let server = ApiServer::new(
             InProcessClient::shared(Arc::new(MemoryStore::new())),
-            Scheme::builtin(),
+            scheme,
         );
         server.ensure_namespaces().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -291,13 +295,48 @@ fn bad_input_over_http_gets_the_kubernetes_status() {
     assert_eq!(code, 413);
     let (code, body) = s.http("GET", "/api/v1/widgets", "application/json", b"");
     assert_eq!(code, 404, "{body}");
+    // Server-side apply with bad input: 400 (or 415 for CBOR), never a change.
+    for (query, content_type, body) in [
+        ("", "application/apply-patch+yaml", &b"{}"[..]),
+        ("?fieldManager=m", "application/apply-patch+yaml", b"[1, 2]"),
+        ("?fieldManager=m", "application/apply-patch+yaml", b"a: [b"),
+        (
+            "?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{\"metadata\":{\"name\":\"other\"}}",
+        ),
+        (
+            "?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{\"metadata\":{\"namespace\":\"kube-system\"}}",
+        ),
+        (
+            "?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{\"metadata\":7}",
+        ),
+        (
+            "?fieldManager=m&force=maybe",
+            "application/apply-patch+yaml",
+            b"{}",
+        ),
+        (
+            "?fieldManager=m",
+            "application/apply-patch+yaml",
+            b"{\"kind\":\"Service\"}",
+        ),
+    ] {
+        let (code, body) = s.http("PATCH", &format!("{pods}/p{query}"), content_type, body);
+        assert_eq!(code, 400, "{query} {body}");
+        assert!(body.contains("\"kind\":\"Status\""), "{body}");
+    }
     let (code, _) = s.http(
         "PATCH",
-        &format!("{pods}/p"),
-        "application/apply-patch+yaml",
+        &format!("{pods}/p?fieldManager=m"),
+        "application/apply-patch+cbor",
         b"{}",
     );
-    assert_eq!(code, 415, "server-side apply is not served yet");
+    assert_eq!(code, 415);
     let (code, body) = s.http(
         "PATCH",
         &format!("{pods}/p"),
@@ -499,5 +538,319 @@ fn metrics_count_requests_by_verb_resource_and_code() {
     assert!(
         body.contains("skiff_apiserver_request_duration_seconds_bucket"),
         "{body}"
+    );
+}
+
+#[test]
+fn kubectl_explain_renders_the_generated_schemas() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let pod = s.ok(&["explain", "pod"]);
+    eprintln!("{pod}");
+    for want in [
+        "KIND:       Pod",
+        "VERSION:    v1",
+        "A Pod: the smallest deployable unit",
+        "FIELDS:",
+        "spec\t<PodSpec>",
+        "Desired state.",
+        "status\t<PodStatus>",
+        "metadata\t<ObjectMeta>",
+    ] {
+        assert!(pod.contains(want), "missing {want:?} in:\n{pod}");
+    }
+    assert!(!pod.contains("```"), "no Rust code in descriptions:\n{pod}");
+
+    let containers = s.ok(&["explain", "pod.spec.containers"]);
+    eprintln!("{containers}");
+    for want in [
+        "FIELD: containers <[]Container>",
+        "image\t<string>",
+        "Image reference",
+        "resources\t<ResourceRequirements>",
+    ] {
+        assert!(
+            containers.contains(want),
+            "missing {want:?} in:\n{containers}"
+        );
+    }
+
+    let rs = s.ok(&["explain", "replicaset.spec"]);
+    eprintln!("{rs}");
+    for want in [
+        "GROUP:      apps",
+        "KIND:       ReplicaSet",
+        "replicas\t<integer>",
+        "template\t<PodTemplateSpec>",
+    ] {
+        assert!(rs.contains(want), "missing {want:?} in:\n{rs}");
+    }
+    let port = s.ok(&["explain", "service.spec.ports.targetPort"]);
+    assert!(port.contains("<IntOrString>"), "{port}");
+    let err = s.fails(&["explain", "pod.spec.nope"]);
+    assert!(err.contains("nope"), "{err}");
+
+    // Validation still goes to the server with the schemas in the documents.
+    let typo = s.file("typo.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: typo}\nspec:\n  containers: [{name: c, image: nginx, imagee: x}]\n");
+    let err = s.fails(&["apply", "-f", typo.to_str().unwrap()]);
+    assert!(
+        err.contains("unknown field \"spec.containers[0].imagee\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn kubectl_apply_server_side_tracks_owners_and_reports_conflicts() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let manifest = |labels: &str, image: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: ssa\n  labels: {{{labels}}}\nspec:\n  containers:\n  - name: main\n    image: {image}\n")
+    };
+    let get = |s: &Server| -> serde_json::Value {
+        serde_json::from_str(&s.ok(&["get", "pod", "ssa", "-o", "json", "--show-managed-fields"]))
+            .unwrap()
+    };
+    let v1 = s.file(
+        "ssa1.yaml",
+        &manifest("app: web, tier: front", "nginx:1.26"),
+    );
+    let out = s.ok(&["apply", "--server-side", "-f", v1.to_str().unwrap()]);
+    assert!(out.contains("pod/ssa serverside-applied"), "{out}");
+    let pod = get(&s);
+    let entry = &pod["metadata"]["managedFields"][0];
+    assert_eq!(
+        (entry["manager"].as_str(), entry["operation"].as_str()),
+        (Some("kubectl"), Some("Apply")),
+        "{pod}"
+    );
+    assert_eq!(
+        entry["fieldsV1"]["f:metadata"],
+        serde_json::json!({"f:labels": {"f:app": {}, "f:tier": {}}})
+    );
+    assert!(
+        entry["fieldsV1"]["f:spec"]["f:containers"]["k:{\"name\":\"main\"}"]["f:image"].is_object()
+    );
+
+    // A changed manifest updates; the label it no longer has is removed.
+    let v2 = s.file("ssa2.yaml", &manifest("app: web", "nginx:1.27"));
+    let out = s.ok(&[
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "-f",
+        v2.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("pod/ssa serverside-applied (server dry run)"),
+        "{out}"
+    );
+    assert_eq!(
+        get(&s)["spec"]["containers"][0]["image"],
+        "nginx:1.26",
+        "a dry run stores nothing"
+    );
+    let out = s.ok(&["apply", "--server-side", "-f", v2.to_str().unwrap()]);
+    assert!(out.contains("pod/ssa serverside-applied"), "{out}");
+    let pod = get(&s);
+    assert_eq!(pod["metadata"]["labels"], serde_json::json!({"app": "web"}));
+    assert_eq!(pod["spec"]["containers"][0]["image"], "nginx:1.27");
+
+    // Another manager's label survives the next apply.
+    s.ok(&["label", "pod", "ssa", "owner=ops"]);
+    s.ok(&["apply", "--server-side", "-f", v2.to_str().unwrap()]);
+    assert_eq!(get(&s)["metadata"]["labels"]["owner"], "ops");
+
+    // Another manager changed a field this manifest sets: conflict, named like Kubernetes does.
+    s.ok(&["label", "pod", "ssa", "app=other", "--overwrite"]);
+    let err = s.fails(&["apply", "--server-side", "-f", v2.to_str().unwrap()]);
+    assert!(
+        err.contains("Apply failed with 1 conflict: conflict with \"kubectl-label\" using v1: .metadata.labels.app"),
+        "{err}"
+    );
+    assert_eq!(get(&s)["metadata"]["labels"]["app"], "other");
+    let out = s.ok(&[
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        v2.to_str().unwrap(),
+    ]);
+    assert!(out.contains("pod/ssa serverside-applied"), "{out}");
+    let pod = get(&s);
+    assert_eq!(pod["metadata"]["labels"]["app"], "web");
+    let label_owner = pod["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "kubectl-label")
+        .unwrap();
+    assert_eq!(
+        label_owner["fieldsV1"],
+        serde_json::json!({"f:metadata": {"f:labels": {"f:owner": {}}}}),
+        "forcing took .metadata.labels.app from kubectl-label"
+    );
+
+    // Unknown fields are rejected as with any write.
+    let typo = s.file("ssa3.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: ssa}\nspec:\n  containers: [{name: main, image: nginx, imagee: x}]\n");
+    let err = s.fails(&["apply", "--server-side", "-f", typo.to_str().unwrap()]);
+    assert!(
+        err.contains("unknown field \"spec.containers[0].imagee\""),
+        "{err}"
+    );
+
+    // Plain writes record their manager as an Update.
+    let created = s.file(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\ndata: {k: v}\n",
+    );
+    s.ok(&["create", "-f", created.to_str().unwrap()]);
+    let cm: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "cm", "cm", "-o", "json", "--show-managed-fields"]))
+            .unwrap();
+    let entry = &cm["metadata"]["managedFields"][0];
+    assert_eq!(
+        (entry["manager"].as_str(), entry["operation"].as_str()),
+        (Some("kubectl-create"), Some("Update")),
+        "{cm}"
+    );
+    assert_eq!(entry["fieldsV1"]["f:data"], serde_json::json!({"f:k": {}}));
+}
+
+#[test]
+fn kubectl_server_side_apply_after_client_side_apply() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let cm = |app: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: mixed\n  labels: {{app: {app}}}\ndata: {{k: v}}\n")
+    };
+    let a = s.file("mixed-a.yaml", &cm("a"));
+    let b = s.file("mixed-b.yaml", &cm("b"));
+    assert!(s
+        .ok(&["apply", "-f", a.to_str().unwrap()])
+        .contains("configmap/mixed created"));
+    // kubectl-client-side-apply owns the label (an Update): another value conflicts.
+    let err = s.fails(&["apply", "--server-side", "-f", b.to_str().unwrap()]);
+    assert!(
+        err.contains("Apply failed with 1 conflict: conflict with \"kubectl-client-side-apply\" using v1: .metadata.labels.app"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--force-conflicts"),
+        "kubectl explains how to resolve it: {err}"
+    );
+    // The same values: shared ownership, no conflict; kubectl then moves the client-side apply's fields
+    // to its own Apply entry (a JSON patch of managedFields), so the new value applies cleanly next.
+    assert!(s
+        .ok(&["apply", "--server-side", "-f", a.to_str().unwrap()])
+        .contains("configmap/mixed serverside-applied"));
+    let out = s.ok(&["apply", "--server-side", "-f", b.to_str().unwrap()]);
+    assert!(out.contains("configmap/mixed serverside-applied"), "{out}");
+    let got: serde_json::Value =
+        serde_json::from_str(&s.ok(&["get", "cm", "mixed", "-o", "json", "--show-managed-fields"]))
+            .unwrap();
+    assert_eq!(got["metadata"]["labels"]["app"], "b");
+    eprintln!(
+        "{}",
+        serde_json::to_string_pretty(&got["metadata"]).unwrap()
+    );
+}
+
+/// What a Greeting asks for.
+#[derive(
+    Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GreetingSpec {
+    /// Text to greet with.
+    #[serde(default)]
+    pub message: String,
+}
+
+skiff_core::object! {
+    /// A greeting: a user-defined kind.
+    pub struct Greeting {
+        /// What to greet with.
+        #[serde(default)]
+        pub spec: GreetingSpec,
+    }
+    resource {
+        kind: "Greeting", group: "example.com", version: "v1",
+        plural: "greetings", singular: "greeting", short_names: ["gr"], scope: Namespaced,
+    }
+}
+
+impl skiff_core::defaults::ApplyDefaults for Greeting {}
+impl skiff_core::validation::Validate for Greeting {}
+
+#[test]
+fn kubectl_explain_and_server_side_apply_a_user_kind() {
+    if !kubectl_present() {
+        return;
+    }
+    let mut scheme = Scheme::builtin();
+    scheme.register::<Greeting>();
+    let s = start_with(scheme);
+    let out = s.ok(&["explain", "greetings.spec"]);
+    for want in [
+        "GROUP:      example.com",
+        "KIND:       Greeting",
+        "What to greet with.",
+        "message\t<string>",
+        "Text to greet with.",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    let g = s.file("g.yaml", "apiVersion: example.com/v1\nkind: Greeting\nmetadata: {name: hi}\nspec: {message: hello}\n");
+    assert!(s
+        .ok(&["apply", "--server-side", "-f", g.to_str().unwrap()])
+        .contains("greeting.example.com/hi serverside-applied"));
+    assert_eq!(
+        s.ok(&["get", "gr", "hi", "-o", "jsonpath={.spec.message}"]),
+        "hello"
+    );
+}
+
+#[test]
+fn field_manager_defaults_to_the_user_agents_program() {
+    let s = start();
+    let cm = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ua"},"data":{"k":"v"}}"#;
+    let mut conn = TcpStream::connect(s.addr).unwrap();
+    let head = format!(
+        "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nUser-Agent: my-tool/1.0 (linux)\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        cm.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(cm).unwrap();
+    let mut resp = String::new();
+    let _ = conn.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 201"), "{resp}");
+    assert!(
+        resp.contains(r#""manager":"my-tool","operation":"Update""#),
+        "{resp}"
+    );
+    let (code, body) = s.http(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/ua?fieldManager=editor",
+        "application/merge-patch+json",
+        br#"{"data":{"k":"w"}}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let managers: Vec<(&str, &serde_json::Value)> = v["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["manager"].as_str().unwrap(), &e["fieldsV1"]))
+        .collect();
+    assert_eq!(
+        managers,
+        [("editor", &serde_json::json!({"f:data": {"f:k": {}}}))],
+        "the patch took data.k from my-tool, which owned nothing else"
     );
 }

@@ -409,9 +409,9 @@ impl JsonSchema for Quantity {
         "Quantity".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // A string on the wire, as Kubernetes documents it (plain numbers are accepted too).
         json_schema!({
-            "anyOf": [{"type": "integer"}, {"type": "string"}],
-            "x-kubernetes-int-or-string": true,
+            "type": "string",
             "description": "A quantity such as \"250m\", \"0.5\", \"500Mi\", \"1Gi\", \"1G\" or \"2e3\"."
         })
     }

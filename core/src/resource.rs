@@ -166,10 +166,10 @@ macro_rules! object {
         #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
         #[serde(rename_all = "camelCase")]
         pub struct $name {
-            /// `group/version` of the schema (filled by `Default`).
+            /// The versioned schema of this object: `group/version`, or `version` for the core group (`v1`, `apps/v1`).
             #[serde(default, skip_serializing_if = "String::is_empty")]
             pub api_version: String,
-            /// The kind (filled by `Default`).
+            /// The kind of this object, in CamelCase (`Pod`).
             #[serde(default, skip_serializing_if = "String::is_empty")]
             pub kind: String,
             /// Standard object metadata.

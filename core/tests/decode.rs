@@ -314,3 +314,29 @@ fn user_defined_kinds_register_decode_default_and_validate() {
     assert_eq!(json["apiVersion"], "example.com/v1");
     assert_eq!(json["spec"]["replicas"], 1);
 }
+
+#[test]
+fn user_defined_kinds_get_openapi_schemas_through_the_scheme() {
+    let mut scheme = Scheme::builtin();
+    scheme.register::<Greeting>();
+    let schemas = skiff_core::openapi::Schemas::generate(&scheme);
+    let doc = schemas.for_group_version("example.com", "v1");
+    let greeting = &doc["com.example.v1.Greeting"];
+    assert_eq!(
+        greeting["x-kubernetes-group-version-kind"],
+        serde_json::json!([{"group": "example.com", "kind": "Greeting", "version": "v1"}])
+    );
+    assert_eq!(greeting["description"], "A user-defined kind.");
+    let spec_ref = greeting["properties"]["spec"]["allOf"][0]["$ref"]
+        .as_str()
+        .unwrap();
+    let spec = &doc[spec_ref.trim_start_matches("#/components/schemas/")];
+    assert_eq!(
+        spec["properties"]["message"]["description"],
+        "Text to greet with."
+    );
+    assert!(
+        !doc.contains_key("io.k8s.api.core.v1.Pod"),
+        "only this group-version's kinds and what they use"
+    );
+}

@@ -1,10 +1,12 @@
 //! The API server: Kubernetes' REST dialect over a [`Client`] (usually the in-process client over the store).
 //!
 //! Every registered kind is served generically: `GET` (get, list, `?watch=true`), `POST` (create), `PUT`
-//! (replace; `/status`), `PATCH` (JSON merge patch, JSON patch; `/status`), `DELETE` (object, collection).
-//! Writes are decoded strictly or with warnings as `fieldValidation` asks, defaulted and validated as
-//! Kubernetes does; every failure is a `metav1.Status` with Kubernetes' code and reason.
+//! (replace; `/status`), `PATCH` (JSON merge patch, JSON patch, strategic merge patch, server-side apply;
+//! `/status`), `DELETE` (object, collection). Writes are decoded strictly or with warnings as
+//! `fieldValidation` asks, defaulted and validated as Kubernetes does, and record their `fieldManager` in
+//! `metadata.managedFields`; every failure is a `metav1.Status` with Kubernetes' code and reason.
 
+mod apply;
 mod discovery;
 mod metrics;
 mod openapi;
@@ -31,6 +33,8 @@ use skiff_core::client::{
 };
 use skiff_core::codec::{DecodeError, DecodeOptions, Scheme, Strictness};
 use skiff_core::kinds::Namespace;
+use skiff_core::managed_fields::record_update;
+use skiff_core::meta::Time;
 use skiff_core::shutdown::Shutdown;
 use skiff_core::{ApiResource, Resource, Scope};
 
@@ -50,6 +54,7 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 pub struct ApiServer {
     client: Arc<dyn Client>,
     scheme: Scheme,
+    openapi: openapi::OpenApi,
     metrics: Arc<metrics::ApiMetrics>,
     tokens: Option<Arc<TokenSet>>,
 }
@@ -61,6 +66,7 @@ impl ApiServer {
     pub fn new(client: Arc<dyn Client>, scheme: Scheme) -> Arc<Self> {
         Arc::new(Self {
             client,
+            openapi: openapi::OpenApi::new(&scheme),
             scheme,
             metrics: metrics::ApiMetrics::new(),
             tokens: None,
@@ -84,6 +90,7 @@ impl ApiServer {
     pub fn with_tokens(client: Arc<dyn Client>, scheme: Scheme, tokens: TokenSet) -> Arc<Self> {
         Arc::new(Self {
             client,
+            openapi: openapi::OpenApi::new(&scheme),
             scheme,
             metrics: metrics::ApiMetrics::new(),
             tokens: Some(Arc::new(tokens)),
@@ -201,15 +208,15 @@ async fn apis(State(s): State<Arc<ApiServer>>) -> Json {
 }
 
 async fn openapi_index(State(s): State<Arc<ApiServer>>) -> Json {
-    Json::ok(openapi::index(s.scheme.resources()))
+    Json::ok(s.openapi.index().clone())
 }
 
 async fn openapi_gv(
     State(s): State<Arc<ApiServer>>,
     axum::extract::Path(gv): axum::extract::Path<String>,
 ) -> Response {
-    match openapi::group_version(gv.trim_matches('/'), s.scheme.resources()) {
-        Some(doc) => Json::ok(doc).into_response(),
+    match s.openapi.document(gv.trim_matches('/')) {
+        Some(doc) => Json::ok(doc.clone()).into_response(),
         None => ApiError::not_found(format!("no OpenAPI document for {gv}")).into_response(),
     }
 }
@@ -259,6 +266,28 @@ fn strictness(q: &Q) -> Result<Strictness, ApiError> {
             "fieldValidation {other:?} is not supported (want Strict, Warn or Ignore)"
         ))),
     }
+}
+
+/// The `fieldManager` of a write: the query parameter, else the user agent's program name (`kubectl`).
+fn field_manager(q: &Q, headers: &HeaderMap) -> Result<String, ApiError> {
+    if let Some(m) = q.get("fieldManager").filter(|m| !m.is_empty()) {
+        if m.len() > 128 || m.chars().any(char::is_control) {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!("fieldManager {m:?} must be at most 128 printable characters"),
+            ));
+        }
+        return Ok(m.clone());
+    }
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .unwrap_or("unknown");
+    Ok(agent.chars().take(128).collect())
 }
 
 fn decode_error(e: DecodeError) -> ApiError {
@@ -551,7 +580,9 @@ impl ApiServer {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Json, ApiError> {
-        let (value, warnings) = self.admit(res, q, parse_body(headers, body)?)?;
+        let manager = field_manager(q, headers)?;
+        let (mut value, warnings) = self.admit(res, q, parse_body(headers, body)?)?;
+        record_update(None, &mut value, &manager, &res.api_version(), &Time::now());
         let ns = match (res.scope, ns) {
             (Scope::Namespaced, Some(ns)) => Some(ns.to_string()),
             (Scope::Namespaced, None) => value
@@ -598,9 +629,34 @@ impl ApiServer {
                 res.plural
             ))),
             None => {
+                let manager = field_manager(q, headers)?;
                 let (value, warnings) = self.admit(res, q, body)?;
-                Ok(Json::ok(self.client.replace(res, ns, name, value).await?)
-                    .with_warnings(warnings))
+                let rv_given = value.pointer("/metadata/resourceVersion").is_some();
+                for _ in 0..8 {
+                    let current = self.client.get(res, ns, name).await?;
+                    let mut value = value.clone();
+                    record_update(
+                        Some(&current),
+                        &mut value,
+                        &manager,
+                        &res.api_version(),
+                        &Time::now(),
+                    );
+                    if let (false, Some(meta), Some(rv)) = (
+                        rv_given,
+                        value.get_mut("metadata").and_then(Value::as_object_mut),
+                        current.pointer("/metadata/resourceVersion"),
+                    ) {
+                        // Ownership was computed against `current`: write over exactly that.
+                        meta.insert("resourceVersion".into(), rv.clone());
+                    }
+                    match self.client.replace(res, ns, name, value).await {
+                        Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
+                        Err(e) if e.is_conflict() && !rv_given => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(too_many_writers(res, name))
             }
         }
     }
@@ -625,6 +681,16 @@ impl ApiServer {
             .unwrap_or("")
             .trim()
             .to_string();
+        if content_type == "application/apply-patch+yaml" {
+            return match sub {
+                None => self.apply(res, ns, name, q, body).await,
+                Some(other) => Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    format!("server-side apply of the {other:?} subresource is not supported"),
+                )),
+            };
+        }
         let patch = match content_type.as_str() {
             "application/merge-patch+json" => Patch::Merge(
                 serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid merge patch: {e}")))?,
@@ -640,7 +706,7 @@ impl ApiServer {
                     415,
                     "UnsupportedMediaType",
                     format!(
-                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?}; server-side apply is not served yet)"
+                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {other:?})"
                     ),
                 ))
             }
@@ -680,6 +746,7 @@ impl ApiServer {
             None => {}
         }
         // Apply the patch here so the result is validated like any write; replace with compare-and-swap.
+        let manager = field_manager(q, headers)?;
         for _ in 0..8 {
             let current = self.client.get(res, ns, name).await?;
             let mut doc = current.clone();
@@ -688,21 +755,21 @@ impl ApiServer {
             })?;
             let rv_precondition = doc.pointer("/metadata/resourceVersion")
                 != current.pointer("/metadata/resourceVersion");
-            let (value, warnings) = self.admit(res, q, doc)?;
+            let (mut value, warnings) = self.admit(res, q, doc)?;
+            record_update(
+                Some(&current),
+                &mut value,
+                &manager,
+                &res.api_version(),
+                &Time::now(),
+            );
             match self.client.replace(res, ns, name, value).await {
                 Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
                 Err(e) if e.is_conflict() && !rv_precondition => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ApiError::new(
-            409,
-            "Conflict",
-            format!(
-                "{} {name:?}: too many concurrent writers; retry",
-                res.plural
-            ),
-        ))
+        Err(too_many_writers(res, name))
     }
 
     fn delete_params(q: &Q, body: &[u8]) -> Result<DeleteParams, ApiError> {
@@ -910,6 +977,18 @@ impl ApiServer {
         let updated = self.client.replace(res, ns, name, value).await?;
         Ok(Json::ok(scale_of(res, &updated)?))
     }
+}
+
+/// 409 after losing every compare-and-swap retry.
+fn too_many_writers(res: &ApiResource, name: &str) -> ApiError {
+    ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "{} {name:?}: too many concurrent writers; retry",
+            res.plural
+        ),
+    )
 }
 
 fn error_line(e: &ClientError) -> Vec<u8> {

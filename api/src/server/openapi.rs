@@ -1,10 +1,13 @@
-//! A minimal OpenAPI v3 document: enough for kubectl to see that the server validates fields itself
-//! (`fieldValidation` on every kind's `patch`), so `kubectl create` and `apply` send `fieldValidation=Strict`
-//! and leave validation to the server. Schemas for `kubectl explain` are still to come.
+//! OpenAPI v3 documents: per group-version, the paths kubectl looks at to see that the server validates
+//! fields itself (`fieldValidation` on every kind's `patch`), so `kubectl create` and `apply` send
+//! `fieldValidation=Strict` and leave validation to the server; and `components.schemas`, generated from
+//! the kinds' Rust types ([`skiff_core::openapi`]), which `kubectl explain` renders.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
+use skiff_core::codec::Scheme;
+use skiff_core::openapi::Schemas;
 use skiff_core::{ApiResource, Scope};
 
 fn gv_path(r: &ApiResource) -> String {
@@ -15,37 +18,68 @@ fn gv_path(r: &ApiResource) -> String {
     }
 }
 
-/// A hash that changes when the served kinds change (kubectl caches documents by it).
-fn hash<'a>(resources: impl Iterator<Item = &'a ApiResource>) -> String {
+/// A hash of a document's content (kubectl caches documents by it).
+fn hash(doc: &Value) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
-    for r in resources {
-        for b in r.api_version().bytes().chain(r.plural.bytes()) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
-        }
+    for b in serde_json::to_vec(doc).unwrap_or_default() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
     }
     format!("{h:016X}")
 }
 
-/// `/openapi/v3`: the index of group-version documents.
-pub fn index<'a>(resources: impl Iterator<Item = &'a ApiResource>) -> Value {
-    let resources: Vec<&ApiResource> = resources.collect();
-    let h = hash(resources.iter().copied());
-    let mut paths = BTreeMap::new();
-    for r in resources {
-        let p = gv_path(r);
-        paths.insert(
-            p.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={h}")}),
-        );
-    }
-    json!({"paths": paths})
+/// The OpenAPI v3 documents of a scheme, built once: the index and one document per group-version.
+pub struct OpenApi {
+    index: Value,
+    documents: BTreeMap<String, Value>,
 }
 
-/// `/openapi/v3/<gv path>`: one path per kind with a `patch` operation taking `fieldValidation`.
-pub fn group_version<'a>(
-    gv: &str,
-    resources: impl Iterator<Item = &'a ApiResource>,
-) -> Option<Value> {
+impl OpenApi {
+    /// Builds every document of `scheme`.
+    pub fn new(scheme: &Scheme) -> Self {
+        let schemas = Schemas::generate(scheme);
+        let mut documents = BTreeMap::new();
+        let mut paths = BTreeMap::new();
+        let gvs: BTreeSet<(String, String)> = scheme
+            .resources()
+            .map(|r| (r.group.clone(), r.version.clone()))
+            .collect();
+        for (group, version) in gvs {
+            let Some(r) = scheme
+                .resources()
+                .find(|r| r.group == group && r.version == version)
+            else {
+                continue;
+            };
+            let p = gv_path(r);
+            let Some(mut doc) = group_version(&p, scheme.resources()) else {
+                continue;
+            };
+            doc["components"] = json!({"schemas": schemas.for_group_version(&group, &version)});
+            paths.insert(
+                p.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", hash(&doc))}),
+            );
+            documents.insert(p, doc);
+        }
+        Self {
+            index: json!({"paths": paths}),
+            documents,
+        }
+    }
+
+    /// `/openapi/v3`: the index of group-version documents.
+    pub fn index(&self) -> &Value {
+        &self.index
+    }
+
+    /// `/openapi/v3/<gv path>` (`api/v1`, `apis/apps/v1`).
+    pub fn document(&self, gv: &str) -> Option<&Value> {
+        self.documents.get(gv)
+    }
+}
+
+/// The paths of one group-version: per kind a `patch` and `put` operation taking `fieldValidation`.
+fn group_version<'a>(gv: &str, resources: impl Iterator<Item = &'a ApiResource>) -> Option<Value> {
     let mut paths = BTreeMap::new();
     for r in resources.filter(|r| gv_path(r) == gv) {
         let object_path = match r.scope {

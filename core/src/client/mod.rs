@@ -30,7 +30,7 @@ mod error;
 mod fields;
 mod in_process;
 mod params;
-mod strategic_merge;
+pub(crate) mod strategic_merge;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;

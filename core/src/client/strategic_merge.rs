@@ -15,7 +15,7 @@
 use serde_json::{Map, Value};
 
 /// The merge key of list `field` under `path` (the names of the enclosing fields), if it merges by key.
-fn merge_key(path: &[String], field: &str) -> Option<&'static str> {
+pub(crate) fn merge_key(path: &[String], field: &str) -> Option<&'static str> {
     let parent = path.last().map(String::as_str);
     match field {
         "containers"
@@ -40,7 +40,7 @@ fn merge_key(path: &[String], field: &str) -> Option<&'static str> {
 }
 
 /// Lists of scalars that merge as sets.
-fn merges_as_set(field: &str) -> bool {
+pub(crate) fn merges_as_set(field: &str) -> bool {
     field == "finalizers"
 }
 

@@ -38,5 +38,5 @@ mod typed;
 
 pub use error::DecodeError;
 pub use object::{AnyResource, Object};
-pub use scheme::{DecodeOptions, Decoded, Scheme, Strictness};
+pub use scheme::{DecodeOptions, Decoded, SchemaFn, Scheme, Strictness};
 pub use typed::{decode_typed, Source, TypedError};

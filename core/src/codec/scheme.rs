@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
 use super::documents::{line_of, split_yaml, Document};
 use super::typed::{decode_typed, Source, TypedError};
 use super::{DecodeError, Object};
@@ -52,10 +54,14 @@ pub struct Decoded {
 
 type DecodeFn = fn(Source<'_>) -> Result<(Object, Vec<String>), TypedError>;
 
+/// Adds a kind's JSON schema (and those of the types it uses) to a generator and returns a reference to it.
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
 #[derive(Clone)]
 struct Registration {
     resource: ApiResource,
     decode: DecodeFn,
+    schema: SchemaFn,
 }
 
 fn decode_as<K: Resource + ApplyDefaults + Validate>(
@@ -101,13 +107,14 @@ impl Scheme {
         s
     }
 
-    /// Adds a kind (built-in or your own).
-    pub fn register<K: Resource + ApplyDefaults + Validate>(&mut self) -> &mut Self {
+    /// Adds a kind (built-in or your own); its JSON schema (from `schemars`) is what `kubectl explain` shows.
+    pub fn register<K: Resource + ApplyDefaults + Validate + JsonSchema>(&mut self) -> &mut Self {
         self.kinds.insert(
             (K::api_version(), K::KIND.to_string()),
             Registration {
                 resource: K::api_resource(),
                 decode: decode_as::<K>,
+                schema: SchemaGenerator::subschema_for::<K>,
             },
         );
         self
@@ -116,6 +123,11 @@ impl Scheme {
     /// Every registered kind.
     pub fn resources(&self) -> impl Iterator<Item = &ApiResource> {
         self.kinds.values().map(|r| &r.resource)
+    }
+
+    /// Every registered kind with the function that generates its schema (see [`crate::openapi`]).
+    pub fn schemas(&self) -> impl Iterator<Item = (&ApiResource, SchemaFn)> {
+        self.kinds.values().map(|r| (&r.resource, r.schema))
     }
 
     /// The registered kind with this `apiVersion` and `kind`.
