@@ -668,3 +668,133 @@ spec:
     assert!(!pid_alive(pid));
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubectl_logs_logs_follow_exec_and_describe_work_end_to_end() {
+    if !can_run() {
+        return;
+    }
+    let cluster = Cluster::start("io", "");
+    cluster
+        .create(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: talker}
+spec:
+  containers:
+  - name: main
+    image: sh
+    command: ["sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.2; done"]
+  - name: once
+    image: sh
+    command: ["sh", "-c", "echo run-$(cat /proc/sys/kernel/random/uuid | cut -c1-8); exit 1"]
+"#,
+        )
+        .await;
+    cluster
+        .wait_for("talker", "a restart of `once`", |p| {
+            is_running(p, "main") && status_of(p, "once").is_some_and(|c| c.restart_count >= 1)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (ok, text) = cluster.kubectl(&["logs", "talker", "-c", "main"]);
+    assert!(ok && text.starts_with("line 0\nline 1\n"), "{text}");
+    let (ok, text) = cluster.kubectl(&["logs", "talker", "-c", "main", "--tail=1"]);
+    assert!(
+        ok && text.lines().count() == 1 && text.starts_with("line "),
+        "{text}"
+    );
+    // --previous: the instance before the current one.
+    let (ok, prev) = cluster.kubectl(&["logs", "talker", "-c", "once", "--previous"]);
+    assert!(ok && prev.starts_with("run-"), "{prev}");
+    // -f keeps streaming new lines.
+    let out = Command::new("timeout")
+        .args(["2", "kubectl", "logs", "-f", "talker", "-c", "main"])
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .env("HOME", cluster.dir.join("home"))
+        .output()
+        .unwrap();
+    let followed = String::from_utf8_lossy(&out.stdout);
+    let before = text
+        .trim()
+        .trim_start_matches("line ")
+        .parse::<u32>()
+        .unwrap();
+    let last = followed
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim_start_matches("line ")
+        .parse::<u32>()
+        .unwrap_or(0);
+    assert!(
+        last > before + 2,
+        "-f streamed up to line {last}, started after {before}"
+    );
+    // exec: in the pod's network namespace, with its exit code and stdin.
+    let ip = cluster
+        .pods()
+        .get("talker")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .pod_ip
+        .unwrap();
+    let (ok, text) = cluster.kubectl(&[
+        "exec",
+        "talker",
+        "-c",
+        "main",
+        "--",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0",
+    ]);
+    assert!(ok && text.contains(&format!("inet {ip}/24")), "{text}");
+    let (ok, text) = cluster.kubectl(&[
+        "exec",
+        "talker",
+        "-c",
+        "main",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert!(
+        !ok && text.contains("out") && text.contains("err") && text.contains("exit code 3"),
+        "{text}"
+    );
+    let mut child = Command::new("kubectl")
+        .args([
+            "exec", "-i", "talker", "-c", "main", "--", "tr", "a-z", "A-Z",
+        ])
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .env("HOME", cluster.dir.join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"shout\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "SHOUT\n");
+    // kubectl picks the first container itself, as with the real API server.
+    let (ok, text) = cluster.kubectl(&["logs", "talker"]);
+    assert!(
+        ok && text.contains("Defaulted container \"main\"") && text.contains("line 0"),
+        "{text}"
+    );
+    let (ok, text) = cluster.kubectl(&["logs", "talker", "-c", "nope"]);
+    assert!(
+        !ok && text.contains("container nope is not valid for pod talker"),
+        "{text}"
+    );
+    let (ok, text) = cluster.kubectl(&["describe", "pod", "talker"]);
+    assert!(
+        ok && text.contains("Started container main") && text.contains(&ip),
+        "{text}"
+    );
+    cluster.stop().await;
+}

@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod http_client;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod server;
 pub mod tls;
 

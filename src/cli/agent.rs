@@ -123,6 +123,24 @@ pub async fn start(
     config.address = runtime_config.host_ip.clone();
     config.limitations = limitations;
     config.pod_cidr = Some(args.pod_cidr.clone());
+    // The endpoint the API server proxies logs and exec to, on the node's address.
+    let token = skiff_api::auth::random_token()
+        .context("cannot make a token for the node agent's endpoint")?;
+    let listener = match tokio::net::TcpListener::bind((config.address.as_str(), 0)).await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .context("cannot listen for the node agent's endpoint")?,
+    };
+    let local = listener.local_addr()?;
+    config.address = local.ip().to_string();
+    config.endpoint_port = Some(local.port());
+    config.annotations.insert(
+        skiff_api::kubelet::TOKEN_ANNOTATION.to_string(),
+        token.clone(),
+    );
+    let endpoint = skiff_api::kubelet::KubeletServer::new(runtime.clone(), token);
+    tokio::spawn(endpoint.serve(listener, shutdown.clone()));
     let agent = NodeAgent::new(client, runtime, config);
     Ok(tokio::spawn(async move {
         if let Err(e) = agent.run(shutdown).await {

@@ -11,6 +11,7 @@ mod discovery;
 mod metrics;
 mod openapi;
 mod path;
+mod pod_proxy;
 mod response;
 mod table;
 
@@ -135,6 +136,14 @@ impl ApiServer {
             .route("/apis", get(apis))
             .route("/openapi/v3", get(openapi_index))
             .route("/openapi/v3/{*gv}", get(openapi_gv))
+            .route(
+                "/api/v1/namespaces/{ns}/pods/{name}/log",
+                get(pod_proxy::log),
+            )
+            .route(
+                "/api/v1/namespaces/{ns}/pods/{name}/exec",
+                get(pod_proxy::exec).post(pod_proxy::exec),
+            )
             .route("/api/{*rest}", axum::routing::any(resource))
             .route("/apis/{*rest}", axum::routing::any(resource))
             .fallback(|uri: Uri| async move {

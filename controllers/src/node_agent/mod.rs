@@ -85,6 +85,10 @@ pub struct NodeConfig {
     pub limitations: Vec<String>,
     /// The node's pod subnet (`spec.podCIDR`).
     pub pod_cidr: Option<String>,
+    /// Where the agent serves logs and exec (published as `daemonEndpoints.kubeletEndpoint.Port`).
+    pub endpoint_port: Option<u16>,
+    /// Annotations put on the Node (e.g. the token the API server presents to the agent's endpoint).
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl NodeConfig {
@@ -102,6 +106,8 @@ impl NodeConfig {
             workers: 4,
             limitations: Vec::new(),
             pod_cidr: None,
+            endpoint_port: None,
+            annotations: BTreeMap::new(),
         }
     }
 }

@@ -7,7 +7,8 @@ use serde_json::json;
 use skiff_core::client::{Api, Patch};
 use skiff_core::events::EventType;
 use skiff_core::kinds::{
-    Lease, LeaseSpec, Node, NodeAddress, NodeCondition, NodeStatus, NodeSystemInfo, ObjectReference,
+    DaemonEndpoint, Lease, LeaseSpec, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints,
+    NodeStatus, NodeSystemInfo, ObjectReference,
 };
 use skiff_core::meta::{MicroTime, Time};
 use skiff_core::runtime::RuntimeVersion;
@@ -94,7 +95,9 @@ fn status(agent: &NodeAgent, version: &RuntimeVersion) -> NodeStatus {
                 address: hostname(),
             },
         ],
-        daemon_endpoints: None,
+        daemon_endpoints: agent.config.endpoint_port.map(|p| NodeDaemonEndpoints {
+            kubelet_endpoint: Some(DaemonEndpoint { port: i32::from(p) }),
+        }),
         node_info: Some(NodeSystemInfo {
             machine_id: read_trim("/etc/machine-id"),
             boot_id: read_trim("/proc/sys/kernel/random/boot_id"),
@@ -128,13 +131,16 @@ pub(crate) async fn register(
         Some(_) => {
             api.patch(
                 &agent.config.name,
-                &Patch::Merge(json!({"metadata": {"labels": labels}})),
+                &Patch::Merge(
+                    json!({"metadata": {"labels": labels, "annotations": agent.config.annotations}}),
+                ),
             )
             .await?
         }
         None => {
             let mut node = Node::named(&agent.config.name);
             node.metadata.labels = labels;
+            node.metadata.annotations = agent.config.annotations.clone();
             node.spec.pod_cidr = agent.config.pod_cidr.clone();
             node.spec.pod_cidrs = agent.config.pod_cidr.iter().cloned().collect();
             api.create(&node).await?

@@ -1,0 +1,329 @@
+//! The node agent's own HTTP endpoint (the kubelet's port): container logs and exec, which the API
+//! server proxies `pods/log` and `pods/exec` to.
+//!
+//! - `GET /containerLogs/{namespace}/{pod}/{container}?follow=&tailLines=&limitBytes=&previous=` streams
+//!   the log (`text/plain`, chunked, flushed as written).
+//! - `GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin=&stdout=&stderr=` upgrades to a
+//!   WebSocket speaking Kubernetes' channel protocol (`v5.channel.k8s.io`, or `v4`): binary frames whose
+//!   first byte is the channel — 0 stdin, 1 stdout, 2 stderr, 3 the final status, 255 (v5) stdin closed.
+//!
+//! Only the API server may call it: every request needs `Authorization: Bearer <token>` with the token
+//! the agent publishes on its Node (annotation [`TOKEN_ANNOTATION`]; a cluster administrator can read it
+//! there — client certificates would be the next step). `tty` is accepted but no terminal is allocated.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::{SinkExt, StreamExt};
+use skiff_core::runtime::{labels, ContainerInfo, ExecIo, LabelFilter, LogOptions, Runtime};
+use skiff_core::shutdown::Shutdown;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The Node annotation holding the token the API server presents to the agent.
+pub const TOKEN_ANNOTATION: &str = "skiff.io/kubelet-token";
+
+/// The WebSocket subprotocols of exec, most preferred first.
+pub const EXEC_PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+
+/// The agent's endpoint. See the [module docs](self).
+pub struct KubeletServer {
+    runtime: Arc<dyn Runtime>,
+    token: String,
+}
+
+type Pairs = Vec<(String, String)>;
+
+fn param<'a>(q: &'a Pairs, key: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn flag(q: &Pairs, key: &str) -> bool {
+    matches!(param(q, key), Some("true" | "1"))
+}
+
+fn error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, message.into()).into_response()
+}
+
+impl KubeletServer {
+    /// A server for `runtime`'s containers accepting `token`.
+    pub fn new(runtime: Arc<dyn Runtime>, token: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            runtime,
+            token: token.into(),
+        })
+    }
+
+    /// The routes.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/containerLogs/{ns}/{pod}/{container}", get(logs))
+            .route("/exec/{ns}/{pod}/{container}", get(exec).post(exec))
+            .route("/healthz", get(|| async { "ok" }))
+            .with_state(self)
+    }
+
+    /// Serves until `shutdown`.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: tokio::net::TcpListener,
+        shutdown: Shutdown,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(async move { shutdown.wait().await })
+            .await
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        crate::auth::constant_time_eq(given.as_bytes(), self.token.as_bytes())
+    }
+
+    /// The newest instance of a container (or the one before it, for `previous`).
+    async fn find(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+        previous: bool,
+    ) -> Result<ContainerInfo, Response> {
+        let filter = LabelFilter::new()
+            .with(labels::POD_NAMESPACE, ns)
+            .with(labels::POD_NAME, pod)
+            .with(labels::CONTAINER_NAME, container);
+        let mut all = self
+            .runtime
+            .list_containers(&filter)
+            .await
+            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let attempt = |c: &ContainerInfo| {
+            c.labels
+                .get(labels::ATTEMPT)
+                .and_then(|a| a.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
+        all.sort_by_key(|c| std::cmp::Reverse((attempt(c), c.created_at)));
+        let index = usize::from(previous);
+        all.into_iter().nth(index).ok_or_else(|| {
+            let what = if previous {
+                format!("previous terminated container {container:?} in pod {pod:?} not found")
+            } else {
+                format!("container {container:?} in pod {pod:?} is waiting to start")
+            };
+            error(StatusCode::BAD_REQUEST, what)
+        })
+    }
+}
+
+async fn logs(
+    State(s): State<Arc<KubeletServer>>,
+    Path((ns, pod, container)): Path<(String, String, String)>,
+    Query(q): Query<Pairs>,
+    headers: HeaderMap,
+) -> Response {
+    if !s.authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let found = match s.find(&ns, &pod, &container, flag(&q, "previous")).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let options = LogOptions {
+        follow: flag(&q, "follow"),
+        tail_lines: param(&q, "tailLines").and_then(|v| v.parse().ok()),
+        limit_bytes: param(&q, "limitBytes").and_then(|v| v.parse().ok()),
+    };
+    match s.runtime.logs(&found.id, &options).await {
+        Ok(stream) => Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from_stream(
+                stream.map(|r| r.map_err(std::io::Error::other)),
+            ))
+            .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn exec(
+    State(s): State<Arc<KubeletServer>>,
+    Path((ns, pod, container)): Path<(String, String, String)>,
+    Query(q): Query<Pairs>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !s.authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let command: Vec<String> = q
+        .iter()
+        .filter(|(k, _)| k == "command")
+        .map(|(_, v)| v.clone())
+        .collect();
+    if command.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "you must specify at least 1 command",
+        );
+    }
+    let found = match s.find(&ns, &pod, &container, false).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let stdin = flag(&q, "stdin");
+    let runtime = s.runtime.clone();
+    ws.protocols(EXEC_PROTOCOLS)
+        .on_upgrade(move |socket| run_exec(socket, runtime, found.id, command, stdin))
+}
+
+/// The channel-protocol status frame for an exit code.
+pub fn exit_status(code: i32) -> Vec<u8> {
+    let status = if code == 0 {
+        serde_json::json!({"metadata": {}, "status": "Success"})
+    } else {
+        serde_json::json!({
+            "metadata": {}, "status": "Failure", "reason": "NonZeroExitCode",
+            "message": format!("command terminated with non-zero exit code: error executing command [..], exit code {code}"),
+            "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]}
+        })
+    };
+    let mut frame = vec![3u8];
+    frame.extend_from_slice(status.to_string().as_bytes());
+    frame
+}
+
+async fn run_exec(
+    socket: WebSocket,
+    runtime: Arc<dyn Runtime>,
+    id: String,
+    command: Vec<String>,
+    stdin: bool,
+) {
+    let (mut sink, mut source) = socket.split();
+    let (out_w, out_r) = tokio::io::duplex(64 * 1024);
+    let (err_w, err_r) = tokio::io::duplex(64 * 1024);
+    let (in_w, in_r) = tokio::io::duplex(64 * 1024);
+    let io = ExecIo {
+        stdin: stdin.then(|| Box::new(in_r) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+        stdout: Box::new(out_w),
+        stderr: Box::new(err_w),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(64);
+    let pump = |mut r: tokio::io::DuplexStream,
+                channel: u8,
+                tx: tokio::sync::mpsc::Sender<Vec<u8>>| async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            match r.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let mut frame = Vec::with_capacity(n + 1);
+                    frame.push(channel);
+                    frame.extend_from_slice(&buf[..n]);
+                    if tx.send(frame).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let out_task = tokio::spawn(pump(out_r, 1, tx.clone()));
+    let err_task = tokio::spawn(pump(err_r, 2, tx.clone()));
+    drop(tx);
+    // stdin: channel 0 data; channel 255 (v5) closes it; the socket closing closes it too.
+    let input = tokio::spawn(async move {
+        let mut in_w = Some(in_w);
+        while let Some(Ok(msg)) = source.next().await {
+            let data: Bytes = match msg {
+                Message::Binary(b) => b,
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            match data.first() {
+                Some(0) => {
+                    if let Some(w) = in_w.as_mut() {
+                        if w.write_all(&data[1..]).await.is_err() {
+                            in_w = None;
+                        }
+                    }
+                }
+                Some(255) if data.get(1) == Some(&0) => in_w = None,
+                _ => {}
+            }
+        }
+    });
+    let exec = tokio::spawn(async move { runtime.exec(&id, &command, io).await });
+    while let Some(frame) = rx.recv().await {
+        if sink.send(Message::Binary(frame.into())).await.is_err() {
+            break;
+        }
+    }
+    let _ = out_task.await;
+    let _ = err_task.await;
+    let code = match exec.await {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            let mut frame = vec![2u8];
+            frame.extend_from_slice(format!("{e}\n").as_bytes());
+            let _ = sink.send(Message::Binary(frame.into())).await;
+            126
+        }
+        Err(_) => 126,
+    };
+    let _ = sink.send(Message::Binary(exit_status(code).into())).await;
+    let _ = sink
+        .send(Message::Close(Some(axum::extract::ws::CloseFrame {
+            code: 1000,
+            reason: "".into(),
+        })))
+        .await;
+    input.abort();
+}
+
+/// Where the API server reaches a node's agent, read from the Node object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KubeletTarget {
+    /// `host:port`.
+    pub address: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+impl KubeletTarget {
+    /// From a Node (as JSON): InternalIP (else the first address), `daemonEndpoints.kubeletEndpoint.Port`
+    /// and the token annotation; `None` when the node publishes no endpoint.
+    pub fn from_node(node: &serde_json::Value) -> Option<Self> {
+        let port = node
+            .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+            .and_then(serde_json::Value::as_i64)
+            .filter(|p| *p > 0)?;
+        let addresses = node.pointer("/status/addresses")?.as_array()?;
+        let addr = addresses
+            .iter()
+            .find(|a| a["type"] == "InternalIP")
+            .or_else(|| addresses.first())?["address"]
+            .as_str()?;
+        let token = node
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(TOKEN_ANNOTATION))
+            .and_then(serde_json::Value::as_str)?;
+        let host = if addr.contains(':') {
+            format!("[{addr}]")
+        } else {
+            addr.to_string()
+        };
+        Some(Self {
+            address: format!("{host}:{port}"),
+            token: token.to_string(),
+        })
+    }
+}

@@ -1,0 +1,295 @@
+//! `pods/log` and `pods/exec`: found on the pod's node and proxied to that node's agent
+//! ([`crate::kubelet`]), as the real API server proxies them to the kubelet.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ws::{Message as AxMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use serde_json::Value;
+use skiff_core::kinds::{Node, Pod};
+use skiff_core::Resource;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as TMessage;
+
+use super::response::ApiError;
+use super::ApiServer;
+use crate::kubelet::{KubeletTarget, EXEC_PROTOCOLS};
+
+type Pairs = Vec<(String, String)>;
+
+fn param<'a>(q: &'a Pairs, key: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// The pod, the container a request is about (as Kubernetes picks it), and where its agent listens.
+async fn locate(
+    s: &ApiServer,
+    ns: &str,
+    name: &str,
+    q: &Pairs,
+) -> Result<(String, KubeletTarget), ApiError> {
+    let pod = s
+        .client
+        .get(&Pod::api_resource(), Some(ns), name)
+        .await
+        .map_err(ApiError::from)?;
+    let containers: Vec<String> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let inits: Vec<String> = pod
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let default = pod
+        .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let container = match (param(q, "container").filter(|c| !c.is_empty()), default) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(d)) => d,
+        (None, None) if containers.len() == 1 => containers[0].clone(),
+        (None, None) => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )))
+        }
+    };
+    if !containers.contains(&container) && !inits.contains(&container) {
+        return Err(ApiError::bad_request(format!(
+            "container {container} is not valid for pod {name}"
+        )));
+    }
+    let node_name = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("pod {name} does not have a host assigned"))
+        })?;
+    let node = s
+        .client
+        .get(&Node::api_resource(), None, node_name)
+        .await
+        .map_err(ApiError::from)?;
+    let target = KubeletTarget::from_node(&node).ok_or_else(|| {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!("node {node_name} publishes no agent endpoint for logs and exec"),
+        )
+    })?;
+    Ok((container, target))
+}
+
+fn forward_query(q: &Pairs, skip: &[&str]) -> String {
+    url_encode_pairs(q.iter().filter(|(k, _)| !skip.contains(&k.as_str())))
+}
+
+fn url_encode_pairs<'a>(pairs: impl Iterator<Item = &'a (String, String)>) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `GET .../pods/{name}/log`.
+pub(super) async fn log(
+    State(s): State<Arc<ApiServer>>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Query<Pairs>,
+) -> Response {
+    let (container, target) = match locate(&s, &ns, &name, &q).await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let url = format!(
+        "http://{}/containerLogs/{ns}/{name}/{container}?{}",
+        target.address,
+        forward_query(&q, &["container"])
+    );
+    crate::tls::install_crypto_provider();
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&target.token)
+        .send()
+        .await;
+    match resp {
+        Ok(r) if r.status().is_success() => Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(Body::from_stream(r.bytes_stream()))
+            .unwrap_or_else(|e| ApiError::new(500, "InternalError", e.to_string()).into_response()),
+        Ok(r) => {
+            let code = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            ApiError::new(
+                code,
+                if code == 400 {
+                    "BadRequest"
+                } else {
+                    "InternalError"
+                },
+                text,
+            )
+            .into_response()
+        }
+        Err(e) => ApiError::new(
+            503,
+            "ServiceUnavailable",
+            format!(
+                "cannot reach the agent of pod {name} at {}: {e}",
+                target.address
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// `GET|POST .../pods/{name}/exec`: a WebSocket relayed to the agent.
+pub(super) async fn exec(
+    State(s): State<Arc<ApiServer>>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Query<Pairs>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(ws) = ws else {
+        return ApiError::bad_request(
+            "exec needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not supported",
+        )
+        .into_response();
+    };
+    let (container, target) = match locate(&s, &ns, &name, &q).await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
+    let offered = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(protocol) = EXEC_PROTOCOLS
+        .iter()
+        .find(|p| offered.split(',').any(|o| o.trim() == **p))
+    else {
+        return ApiError::bad_request(format!(
+            "exec supports the WebSocket subprotocols {EXEC_PROTOCOLS:?}, the client offered {offered:?}"
+        ))
+        .into_response();
+    };
+    let url = format!(
+        "ws://{}/exec/{ns}/{name}/{container}?{}",
+        target.address,
+        forward_query(&q, &["container"])
+    );
+    let mut request = match url.as_str().into_client_request() {
+        Ok(r) => r,
+        Err(e) => return ApiError::new(500, "InternalError", e.to_string()).into_response(),
+    };
+    let auth = format!("Bearer {}", target.token);
+    if let (Ok(a), Ok(p)) = (auth.parse(), protocol.parse()) {
+        request.headers_mut().insert(header::AUTHORIZATION, a);
+        request
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_PROTOCOL, p);
+    }
+    let upstream = match tokio_tungstenite::connect_async(request).await {
+        Ok((u, _)) => u,
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            let body = r
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            return ApiError::new(r.status().as_u16(), "BadRequest", body).into_response();
+        }
+        Err(e) => {
+            return ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!(
+                    "cannot reach the agent of pod {name} at {}: {e}",
+                    target.address
+                ),
+            )
+            .into_response()
+        }
+    };
+    ws.protocols([*protocol])
+        .on_upgrade(move |socket| relay(socket, upstream))
+}
+
+async fn relay(
+    client: WebSocket,
+    upstream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) {
+    let (mut c_tx, mut c_rx) = client.split();
+    let (mut u_tx, mut u_rx) = upstream.split();
+    let up = async {
+        while let Some(Ok(m)) = c_rx.next().await {
+            let m = match m {
+                AxMessage::Binary(b) => TMessage::Binary(b),
+                AxMessage::Text(t) => TMessage::Text(t.as_str().into()),
+                AxMessage::Close(_) => {
+                    let _ = u_tx.send(TMessage::Close(None)).await;
+                    break;
+                }
+                _ => continue,
+            };
+            if u_tx.send(m).await.is_err() {
+                break;
+            }
+        }
+    };
+    let down = async {
+        while let Some(Ok(m)) = u_rx.next().await {
+            let m = match m {
+                TMessage::Binary(b) => AxMessage::Binary(b),
+                TMessage::Text(t) => AxMessage::Text(t.as_str().into()),
+                TMessage::Close(f) => {
+                    let frame = f.map(|f| axum::extract::ws::CloseFrame {
+                        code: f.code.into(),
+                        reason: f.reason.as_str().into(),
+                    });
+                    let _ = c_tx.send(AxMessage::Close(frame)).await;
+                    break;
+                }
+                _ => continue,
+            };
+            if c_tx.send(m).await.is_err() {
+                break;
+            }
+        }
+    };
+    // Output ends the session: the agent closes after the status frame.
+    tokio::select! {
+        _ = down => {}
+        _ = async { up.await; futures::future::pending::<()>().await } => {}
+    }
+}
