@@ -123,7 +123,7 @@ pub struct NodeAgent {
     pub(crate) client: Arc<dyn Client>,
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) config: NodeConfig,
-    pub(crate) recorder: Recorder,
+    pub(crate) recorder: Arc<Recorder>,
     pub(crate) probes: probes::ProbeManager,
     pub(crate) backoff: Mutex<HashMap<(String, String), BackoffEntry>>,
     pub(crate) runtime_name: std::sync::OnceLock<String>,
@@ -144,7 +144,7 @@ impl NodeAgent {
         runtime: Arc<dyn Runtime>,
         config: NodeConfig,
     ) -> Arc<Self> {
-        let recorder = Recorder::new(client.clone(), "kubelet", Some(&config.name));
+        let recorder = Arc::new(Recorder::new(client.clone(), "kubelet", Some(&config.name)));
         Arc::new(Self {
             client,
             runtime,

@@ -115,9 +115,14 @@ async fn event(
 ) {
     let mut about = ObjectReference::to(pod);
     about.field_path = field;
-    if let Err(e) = agent.recorder.publish(&about, type_, reason, message).await {
-        tracing::debug!(error = %e, "cannot record event {reason}");
-    }
+    // Events are written in the background: a pod's start does not wait for them.
+    let recorder = agent.recorder.clone();
+    let (reason, message) = (reason.to_string(), message.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = recorder.publish(&about, type_, &reason, &message).await {
+            tracing::debug!(error = %e, "cannot record event {reason}");
+        }
+    });
 }
 
 fn field_path(init: bool, name: &str) -> Option<String> {

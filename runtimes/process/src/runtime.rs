@@ -67,6 +67,15 @@ pub struct ProcessRuntime {
     cgroups: Option<CgroupManager>,
     network: Option<Arc<dyn Network>>,
     notes: Vec<String>,
+    /// Labels of the records on disk, by id (records never change their labels), so a list by
+    /// labels reads one directory and only the records that match.
+    labels: std::sync::Mutex<LabelIndex>,
+}
+
+#[derive(Default)]
+struct LabelIndex {
+    sandboxes: std::collections::HashMap<String, std::collections::BTreeMap<String, String>>,
+    containers: std::collections::HashMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for ProcessRuntime {
@@ -144,6 +153,7 @@ impl ProcessRuntime {
             cgroups,
             network,
             notes,
+            labels: std::sync::Mutex::new(LabelIndex::default()),
         })
     }
 
@@ -198,6 +208,39 @@ impl ProcessRuntime {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Ids of `kind` ("sandboxes" or "containers") whose labels match `filter`: the directory is read
+    /// for ids, labels come from the index (or the record, once).
+    fn matching(&self, kind: &str, filter: &LabelFilter) -> Vec<String> {
+        let ids = self.ids(kind);
+        let mut index = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        let map = if kind == "sandboxes" {
+            &mut index.sandboxes
+        } else {
+            &mut index.containers
+        };
+        map.retain(|id, _| ids.contains(id));
+        let mut out = Vec::new();
+        for id in ids {
+            if !map.contains_key(&id) {
+                let labels = if kind == "sandboxes" {
+                    self.sandbox_record(&id).ok().map(|r| r.config.labels)
+                } else {
+                    self.container_record(&id).ok().map(|r| r.config.labels)
+                };
+                match labels {
+                    Some(l) => {
+                        map.insert(id.clone(), l);
+                    }
+                    None => continue,
+                }
+            }
+            if map.get(&id).is_some_and(|l| filter.matches(l)) {
+                out.push(id);
+            }
+        }
+        out
     }
 
     fn netns_path(name: &str) -> PathBuf {
@@ -412,10 +455,9 @@ impl Runtime for ProcessRuntime {
 
     async fn list_sandboxes(&self, filter: &LabelFilter) -> Result<Vec<SandboxInfo>, RuntimeError> {
         let mut out = Vec::new();
-        for id in self.ids("sandboxes") {
-            match self.sandbox_status(&id).await {
-                Ok(s) if filter.matches(&s.labels) => out.push(s),
-                _ => {}
+        for id in self.matching("sandboxes", filter) {
+            if let Ok(s) = self.sandbox_status(&id).await {
+                out.push(s);
             }
         }
         Ok(out)
@@ -636,11 +678,9 @@ impl Runtime for ProcessRuntime {
         filter: &LabelFilter,
     ) -> Result<Vec<ContainerInfo>, RuntimeError> {
         let mut out = Vec::new();
-        for id in self.ids("containers") {
+        for id in self.matching("containers", filter) {
             if let Ok(r) = self.container_record(&id) {
-                if filter.matches(&r.config.labels) {
-                    out.push(self.info(&r));
-                }
+                out.push(self.info(&r));
             }
         }
         Ok(out)
