@@ -281,3 +281,43 @@ fn up_refuses_a_busy_port_naming_the_flag() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("--port {port}")), "{err}");
 }
+
+#[test]
+fn up_reads_a_config_file_and_flags_win() {
+    let dir = std::env::temp_dir().join(format!("skiff-up-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("skiff.yaml");
+    std::fs::write(
+        &config,
+        "store: memory\ninsecure-http: true\nport: 1\nnode-name: from-config\n",
+    )
+    .unwrap();
+    // --port 0 on the command line beats `port: 1` in the file; the rest comes from the file.
+    let (mut child, url) = up(&dir, "memory", &["--config", config.to_str().unwrap()]);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert_eq!(http(&url, "GET", "/readyz", "").0, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (code, _) = http(&url, "GET", "/api/v1/nodes/from-config", "");
+        if code == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node from the config file never registered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::write(&config, "prot: 1\n").unwrap();
+    let out = skiff(&["up", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("skiff.yaml") && err.contains("\"prot\""),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

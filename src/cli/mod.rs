@@ -4,6 +4,7 @@
 //! alone), `skiff node` (a node agent joining a server over HTTP), `skiff version`, `skiff validate`.
 
 mod agent;
+mod config;
 mod node;
 mod secure;
 mod up;
@@ -33,7 +34,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a cluster in this process: the API server on the embedded store (kubectl works against it).
+    /// Run a cluster in this process: API server, embedded store and a node agent (kubectl works against it).
     Up(UpArgs),
     /// Run only the API server (with its store); the same flags as `up`.
     Server(UpArgs),
@@ -65,6 +66,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args = config::expand(args.into_iter().map(Into::into).collect())?;
     let cli = Cli::try_parse_from(args)?;
     match cli.command {
         Command::Up(a) => up::run(&a, out, true),

@@ -12,6 +12,10 @@ use skiff_core::shutdown::Shutdown;
 /// Options of `skiff node`.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
+    /// A YAML file with these options (keys are the flag names); flags given here win. Read before
+    /// the other flags are parsed (see `skiff::cli` docs).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// A kubeconfig giving the server, its CA and a token (what `skiff up` writes).
     #[arg(long, value_name = "PATH", required_unless_present = "server")]
     pub kubeconfig: Option<PathBuf>,

@@ -28,6 +28,10 @@ pub enum StoreKind {
 /// Options of `skiff up` (and `skiff server`).
 #[derive(Debug, Args)]
 pub struct UpArgs {
+    /// A YAML file with these options (keys are the flag names); flags given here win. Read before
+    /// the other flags are parsed (see `skiff::cli` docs).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Where state lives (default: /var/lib/skiff as root, else ~/.local/share/skiff).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
