@@ -37,6 +37,7 @@ fn start_with(scheme: Scheme) -> Server {
             scheme,
         );
         server.ensure_namespaces().await.unwrap();
+        server.set_bookmark_interval(std::time::Duration::from_millis(300));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(server.serve(listener, shutdown));
@@ -376,6 +377,46 @@ fn watch_streams_json_lines_starting_with_current_objects() {
         body.contains("\"type\":\"ADDED\"") && body.contains("\"name\":\"w\""),
         "{body}"
     );
+}
+
+#[test]
+fn watch_sends_bookmarks_only_when_allowed() {
+    let s = start();
+    let (_, list) = s.http(
+        "GET",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        b"",
+    );
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, body) = s.http(
+        "GET",
+        &format!("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1&allowWatchBookmarks=true&resourceVersion={rv}"),
+        "application/json",
+        b"",
+    );
+    assert_eq!(code, 200);
+    let bookmark = body
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok())
+        .find(|e| e["type"] == "BOOKMARK")
+        .unwrap_or_else(|| panic!("no BOOKMARK in {body}"));
+    assert_eq!(bookmark["object"]["kind"], "ConfigMap");
+    assert_eq!(
+        bookmark["object"]["metadata"]["resourceVersion"],
+        rv.as_str()
+    );
+    let (_, body) = s.http(
+        "GET",
+        &format!("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=1&resourceVersion={rv}"),
+        "application/json",
+        b"",
+    );
+    assert!(!body.contains("BOOKMARK"), "{body}");
 }
 
 #[test]

@@ -88,14 +88,21 @@ pub fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>
     Ok(out)
 }
 
+/// A started node agent.
+pub struct Started {
+    /// The agent's task.
+    pub task: tokio::task::JoinHandle<()>,
+    /// Turns true once the Node is registered and its pods are watched.
+    pub registered: tokio::sync::watch::Receiver<bool>,
+}
+
 /// Builds the runtime and the agent for `client`, keeping state under `data_dir`, and starts it.
-/// Returns the agent's task.
 pub async fn start(
     args: &AgentArgs,
     client: Arc<dyn Client>,
     data_dir: &Path,
     shutdown: Shutdown,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<Started> {
     let labels = parse_labels(&args.node_labels)?;
     let subnet = parse_pod_cidr(&args.pod_cidr)?;
     let mut runtime_config = ProcessConfig::new(data_dir.join("runtime"));
@@ -142,9 +149,11 @@ pub async fn start(
     let endpoint = skiff_api::kubelet::KubeletServer::new(runtime.clone(), token);
     tokio::spawn(endpoint.serve(listener, shutdown.clone()));
     let agent = NodeAgent::new(client, runtime, config);
-    Ok(tokio::spawn(async move {
+    let registered = agent.registered();
+    let task = tokio::spawn(async move {
         if let Err(e) = agent.run(shutdown).await {
             eprintln!("node agent stopped: {e}");
         }
-    }))
+    });
+    Ok(Started { task, registered })
 }

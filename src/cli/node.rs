@@ -54,10 +54,10 @@ pub(crate) fn run(args: &NodeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
             let _ = tokio::signal::ctrl_c().await;
             stop.trigger();
         });
-        let task = super::agent::start(&args.agent, client, &data_dir, shutdown).await?;
+        let started = super::agent::start(&args.agent, client, &data_dir, shutdown).await?;
         let _ = writeln!(out, "skiff node agent joined {server}");
         let _ = out.flush();
-        let _ = task.await;
+        let _ = started.task.await;
         Ok(0)
     })
 }

@@ -1,5 +1,5 @@
-//! `skiff up`: a cluster in one process — today the API server on the chosen store; the controllers and a
-//! node agent join it as their issues land.
+//! `skiff up`: a cluster in one process — the API server on the chosen store and a node agent for this
+//! host; `skiff server` is the API server alone.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -123,11 +123,32 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
         let _ = tokio::signal::ctrl_c().await;
         stop.trigger();
     });
-    let agent = if with_agent {
-        Some(super::agent::start(&args.agent, client, &data_dir, shutdown.clone()).await?)
+    // `/readyz` answers 200, and the banner (the readiness line) is printed, once the node agent has
+    // registered its Node and watches its pods.
+    let (agent, mut registered) = if with_agent {
+        server.set_ready(false);
+        let started = super::agent::start(&args.agent, client, &data_dir, shutdown.clone()).await?;
+        (Some(started.task), Some(started.registered))
     } else {
-        None
+        (None, None)
     };
+    let gate = server.clone();
+    let serving = security.serve(server, listener, shutdown);
+    tokio::pin!(serving);
+    if let Some(registered) = registered.as_mut() {
+        tokio::select! {
+            result = &mut serving => {
+                result?;
+                return Ok(0);
+            }
+            r = tokio::time::timeout(std::time::Duration::from_secs(30), registered.wait_for(|r| *r)) => {
+                if !matches!(r, Ok(Ok(_))) {
+                    eprintln!("warning: the node agent has not registered its Node within 30 s");
+                }
+            }
+        }
+    }
+    gate.set_ready(true);
     let banner = format!(
         "skiff {} is up: API server on {url} (store: {:?}, data: {})\n  export KUBECONFIG={}\n  kubectl get namespaces\n",
         crate::VERSION,
@@ -137,7 +158,7 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
     );
     // The banner is for people; a closed stdout (a pipe nobody reads) must not stop the server.
     let _ = out.write_all(banner.as_bytes()).and_then(|_| out.flush());
-    security.serve(server, listener, shutdown).await?;
+    serving.await?;
     if let Some(agent) = agent {
         let _ = agent.await;
     }

@@ -58,7 +58,14 @@ pub struct ApiServer {
     openapi: openapi::OpenApi,
     metrics: Arc<metrics::ApiMetrics>,
     tokens: Option<Arc<TokenSet>>,
+    /// Milliseconds between BOOKMARK events on watches that allow them.
+    bookmark_ms: std::sync::atomic::AtomicU64,
+    /// Whether `/readyz` answers 200 (see [`ApiServer::set_ready`]).
+    ready: std::sync::atomic::AtomicBool,
 }
+
+/// How often a watch with `allowWatchBookmarks=true` gets a BOOKMARK (Kubernetes: about a minute).
+pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
 type Q = HashMap<String, String>;
 
@@ -71,6 +78,8 @@ impl ApiServer {
             scheme,
             metrics: metrics::ApiMetrics::new(),
             tokens: None,
+            bookmark_ms: std::sync::atomic::AtomicU64::new(BOOKMARK_INTERVAL.as_millis() as u64),
+            ready: std::sync::atomic::AtomicBool::new(true),
         })
     }
 
@@ -95,7 +104,23 @@ impl ApiServer {
             scheme,
             metrics: metrics::ApiMetrics::new(),
             tokens: Some(Arc::new(tokens)),
+            bookmark_ms: std::sync::atomic::AtomicU64::new(BOOKMARK_INTERVAL.as_millis() as u64),
+            ready: std::sync::atomic::AtomicBool::new(true),
         })
+    }
+
+    /// Sets how often watches that allow bookmarks get one (default [`BOOKMARK_INTERVAL`]).
+    pub fn set_bookmark_interval(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.bookmark_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether `GET /readyz` answers 200 (true from the start; `skiff up` holds it false until its
+    /// controllers and node agent are up).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready
+            .store(ready, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether requests need a bearer token.
@@ -127,7 +152,19 @@ impl ApiServer {
         let router = Router::new()
             .route("/version", get(|| async { Json::ok(discovery::version()) }))
             .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(|| async { "ok" }))
+            .route(
+                "/readyz",
+                get(|State(s): State<Arc<ApiServer>>| async move {
+                    if s.ready.load(std::sync::atomic::Ordering::Relaxed) {
+                        (StatusCode::OK, "ok")
+                    } else {
+                        (
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "[-]node agent not registered yet\nreadyz check failed",
+                        )
+                    }
+                }),
+            )
             .route("/livez", get(|| async { "ok" }))
             .route(
                 "/api",
@@ -899,6 +936,16 @@ impl ApiServer {
             }
             Err(e) => return Err(e.into()),
         };
+        let stream = if q.get("allowWatchBookmarks").map(String::as_str) == Some("true") {
+            with_bookmarks(
+                stream,
+                res,
+                params.resource_version.clone(),
+                Duration::from_millis(self.bookmark_ms.load(std::sync::atomic::Ordering::Relaxed)),
+            )
+        } else {
+            stream
+        };
         let res = res.clone();
         let include = q.get("includeObject").cloned();
         let lines = stream.map(move |item| {
@@ -932,6 +979,52 @@ impl ApiServer {
         });
         Ok(watch_response(Body::from_stream(lines)))
     }
+}
+
+/// `events` with a BOOKMARK every `every` carrying the newest resourceVersion seen (none before one is
+/// known); ends when `events` ends.
+fn with_bookmarks(
+    events: futures::stream::BoxStream<'static, Result<skiff_core::client::RawEvent, ClientError>>,
+    res: &ApiResource,
+    start: Option<String>,
+    every: Duration,
+) -> futures::stream::BoxStream<'static, Result<skiff_core::client::RawEvent, ClientError>> {
+    let kind = res.kind.clone();
+    let api_version = res.api_version();
+    let last = start.filter(|rv| !rv.is_empty() && rv != "0");
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    futures::stream::unfold(
+        (events, ticker, last),
+        move |(mut events, mut ticker, mut last)| {
+            let (kind, api_version) = (kind.clone(), api_version.clone());
+            async move {
+                loop {
+                    tokio::select! {
+                        item = events.next() => {
+                            let item = item?;
+                            if let Ok(ev) = &item {
+                                if let Some(rv) = ev.object.pointer("/metadata/resourceVersion").and_then(Value::as_str) {
+                                    last = Some(rv.to_string());
+                                }
+                            }
+                            return Some((item, (events, ticker, last)));
+                        }
+                        _ = ticker.tick() => {
+                            if let Some(rv) = &last {
+                                let ev = skiff_core::client::RawEvent {
+                                    event_type: EventType::Bookmark,
+                                    object: json!({"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": rv}}),
+                                };
+                                return Some((Ok(ev), (events, ticker, last)));
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+    .boxed()
 }
 
 /// The `autoscaling/v1` Scale of a ReplicaSet.

@@ -127,6 +127,7 @@ pub struct NodeAgent {
     pub(crate) probes: probes::ProbeManager,
     pub(crate) backoff: Mutex<HashMap<(String, String), BackoffEntry>>,
     pub(crate) runtime_name: std::sync::OnceLock<String>,
+    registered: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for NodeAgent {
@@ -152,12 +153,18 @@ impl NodeAgent {
             probes: probes::ProbeManager::default(),
             backoff: Mutex::new(HashMap::new()),
             runtime_name: std::sync::OnceLock::new(),
+            registered: tokio::sync::watch::channel(false).0,
             config,
         })
     }
 
     pub(crate) fn runtime_name(&self) -> &str {
         self.runtime_name.get().map_or("process", String::as_str)
+    }
+
+    /// Turns true once the Node is registered and pods are being watched.
+    pub fn registered(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.registered.subscribe()
     }
 
     /// The node's name.
@@ -190,6 +197,14 @@ impl NodeAgent {
             queue,
             shutdown.clone(),
         ));
+        {
+            let informer = informer.clone();
+            let agent = this.clone();
+            tokio::spawn(async move {
+                informer.wait_for_sync().await;
+                agent.registered.send_replace(true);
+            });
+        }
         controller
             .run(Arc::new(sync::PodSync::new(this.clone())), shutdown)
             .await;
