@@ -380,6 +380,38 @@ fn watch_streams_json_lines_starting_with_current_objects() {
 }
 
 #[test]
+fn kubectl_uses_aggregated_discovery() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    let (ok, text) = s.kubectl(&["api-resources", "-v=6"]);
+    assert!(ok, "{text}");
+    // One request each for /api and /apis, answered as APIGroupDiscoveryList: no per-group-version documents.
+    let gets: Vec<&str> = text.lines().filter(|l| l.contains("] GET ")).collect();
+    assert_eq!(gets.len(), 2, "{text}");
+    assert!(
+        gets[0].contains("/api?timeout") && gets[1].contains("/apis?timeout"),
+        "{text}"
+    );
+    let table = text
+        .lines()
+        .filter(|l| !l.starts_with('I') && !l.contains("round_trippers"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        table.contains("pods") && table.contains("po ") && table.contains("Pod"),
+        "{table}"
+    );
+    assert!(
+        table.contains("replicasets") && table.contains("apps/v1"),
+        "{table}"
+    );
+    let (ok, text) = s.kubectl(&["get", "po"]);
+    assert!(ok && text.contains("No resources found"), "{text}");
+}
+
+#[test]
 fn watch_sends_bookmarks_only_when_allowed() {
     let s = start();
     let (_, list) = s.http(

@@ -8,6 +8,7 @@
 
 mod apply;
 mod discovery;
+mod inflight;
 mod metrics;
 mod openapi;
 mod path;
@@ -166,10 +167,7 @@ impl ApiServer {
                 }),
             )
             .route("/livez", get(|| async { "ok" }))
-            .route(
-                "/api",
-                get(|| async { Json::ok(discovery::api_versions()) }),
-            )
+            .route("/api", get(api))
             .route("/apis", get(apis))
             .route("/openapi/v3", get(openapi_index))
             .route("/openapi/v3/{*gv}", get(openapi_gv))
@@ -203,6 +201,13 @@ impl ApiServer {
             None => router,
         };
         router
+            .layer(axum::middleware::from_fn_with_state(
+                inflight::InFlight::new(
+                    inflight::MAX_READONLY_INFLIGHT,
+                    inflight::MAX_MUTATING_INFLIGHT,
+                ),
+                inflight::limit,
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 self.metrics.clone(),
                 metrics::record,
@@ -249,8 +254,35 @@ pub(crate) fn unauthorized() -> ApiError {
     ApiError::new(401, "Unauthorized", "Unauthorized")
 }
 
-async fn apis(State(s): State<Arc<ApiServer>>) -> Json {
-    Json::ok(discovery::api_group_list(s.scheme.resources()))
+fn accept(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// An aggregated discovery answer, with the exact media type kubectl checks.
+fn aggregated(body: Value) -> Response {
+    let mut resp = Json::ok(body).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(discovery::AGGREGATED_V2),
+    );
+    resp
+}
+
+async fn api(State(s): State<Arc<ApiServer>>, headers: HeaderMap) -> Response {
+    if discovery::wants_aggregated(accept(&headers)) {
+        return aggregated(discovery::aggregated(true, s.scheme.resources()));
+    }
+    Json::ok(discovery::api_versions()).into_response()
+}
+
+async fn apis(State(s): State<Arc<ApiServer>>, headers: HeaderMap) -> Response {
+    if discovery::wants_aggregated(accept(&headers)) {
+        return aggregated(discovery::aggregated(false, s.scheme.resources()));
+    }
+    Json::ok(discovery::api_group_list(s.scheme.resources())).into_response()
 }
 
 async fn openapi_index(State(s): State<Arc<ApiServer>>) -> Json {
