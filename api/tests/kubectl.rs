@@ -380,6 +380,41 @@ fn watch_streams_json_lines_starting_with_current_objects() {
 }
 
 #[test]
+fn kubectl_create_namespace_and_configmap_send_protobuf() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    assert!(s
+        .ok(&["create", "namespace", "team-a"])
+        .contains("namespace/team-a created"));
+    let out = s.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "-n",
+        "team-a",
+        "--from-literal=mode=fast",
+        "--from-literal=level=3",
+    ]);
+    assert!(out.contains("configmap/settings created"), "{out}");
+    let data = s.ok(&[
+        "get",
+        "configmap",
+        "settings",
+        "-n",
+        "team-a",
+        "-o",
+        "jsonpath={.data.mode},{.data.level}",
+    ]);
+    assert_eq!(data, "fast,3");
+    let err = s.fails(&["create", "namespace", "team-a"]);
+    assert!(err.contains("AlreadyExists"), "{err}");
+    let err = s.fails(&["create", "namespace", "Bad_Name"]);
+    assert!(err.contains("Invalid") || err.contains("invalid"), "{err}");
+}
+
+#[test]
 fn kubectl_uses_aggregated_discovery() {
     if !kubectl_present() {
         return;

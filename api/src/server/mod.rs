@@ -13,6 +13,7 @@ mod metrics;
 mod openapi;
 mod path;
 mod pod_proxy;
+mod protobuf;
 mod response;
 mod table;
 
@@ -318,6 +319,14 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        return protobuf::decode(body).map_err(|e| match e {
+            protobuf::ProtobufError::Unsupported(_) => {
+                ApiError::new(415, "UnsupportedMediaType", e.to_string())
+            }
+            protobuf::ProtobufError::Malformed(_) => ApiError::bad_request(e.to_string()),
+        });
+    }
     if content_type.contains("protobuf") || content_type.contains("cbor") {
         return Err(ApiError::new(
             415,
