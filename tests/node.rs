@@ -46,10 +46,15 @@ struct Cluster {
     child: Option<Child>,
     node: String,
     subnet: u8,
+    extra: Vec<String>,
 }
 
 impl Cluster {
     fn start(tag: &str, labels: &str) -> Self {
+        Self::start_with(tag, labels, &[])
+    }
+
+    fn start_with(tag: &str, labels: &str, extra: &[&str]) -> Self {
         let subnet =
             100 + SUBNET.fetch_add(1, Ordering::SeqCst) * 2 + (std::process::id() % 2) as u8;
         let dir = std::env::temp_dir().join(format!("skiff-node-{tag}-{}", std::process::id()));
@@ -59,6 +64,7 @@ impl Cluster {
             child: None,
             node: format!("node-{tag}"),
             subnet,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         c.launch(labels);
         c
@@ -75,6 +81,7 @@ impl Cluster {
             } else {
                 vec!["--node-labels", labels]
             })
+            .args(&self.extra)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -796,5 +803,99 @@ spec:
         ok && text.contains("Started container main") && text.contains(&ip),
         "{text}"
     );
+    cluster.stop().await;
+}
+
+/// A second node agent in its own process (`skiff node`), joining `cluster` over HTTPS.
+fn second_node(cluster: &Cluster, name: &str, subnet: u8) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .args(["node", "--kubeconfig"])
+        .arg(cluster.kubeconfig())
+        .args(["--node-name", name, "--pod-cidr"])
+        .arg(format!("10.244.{subnet}.0/24"))
+        .arg("--data-dir")
+        .arg(cluster.dir.join(name))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_node_is_marked_unknown_its_pods_evicted_and_it_recovers() {
+    if !can_run() {
+        return;
+    }
+    let cluster = Cluster::start_with(
+        "lost",
+        "",
+        // The grace period must exceed the agents' 10 s lease renewal, as Kubernetes' 40 s does.
+        &["--node-monitor-grace-period", "12s", "--pod-eviction-timeout", "1s"],
+    );
+    let other = format!("node-lost-b-{}", cluster.subnet);
+    let subnet_b = cluster.subnet + 40;
+    let mut agent_b = second_node(&cluster, &other, subnet_b);
+    let client = Arc::new(skiff_api::HttpClient::from_kubeconfig(&cluster.kubeconfig()).unwrap());
+    let nodes: Api<skiff_core::kinds::Node> = Api::all(client.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while nodes.get_opt(&other).await.unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the second node never registered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut pod: Pod = serde_yaml::from_str(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: away}\nspec:\n  containers:\n  - {name: main, image: sleep, args: [\"600\"]}\n",
+    )
+    .unwrap();
+    pod.spec.node_name = Some(other.clone());
+    cluster.pods().create(&pod).await.unwrap();
+    let running = cluster.wait_for("away", "running on the second node", |p| is_running(p, "main")).await;
+    let pid_file = cluster
+        .dir
+        .join(&other)
+        .join("runtime/containers")
+        .join(status_of(&running, "main").unwrap().container_id.as_deref().unwrap().trim_start_matches("process://"))
+        .join("started.json");
+    let started: serde_json::Value = serde_json::from_slice(&std::fs::read(pid_file).unwrap()).unwrap();
+    let pid = started["pid"].as_i64().unwrap() as i32;
+
+    agent_b.kill().unwrap(); // the node is lost (its workload keeps running, unseen)
+    agent_b.wait().unwrap();
+    let node_ready = |n: &skiff_core::kinds::Node| {
+        n.status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.status.clone())
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = nodes.get(&other).await.unwrap();
+        let pod = cluster.pods().get("away").await.unwrap();
+        if node_ready(&n) == "Unknown"
+            && n.spec.taints.iter().any(|t| t.key == "node.kubernetes.io/unreachable" && t.effect == "NoExecute")
+            && pod.metadata.deletion_timestamp.is_some()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node {:?} taints {:?}, pod deleting {}", node_ready(&n), n.spec.taints, pod.metadata.deletion_timestamp.is_some());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(pid_alive(pid), "nobody stopped the lost node's process yet");
+
+    // The node comes back: Ready again, taints gone, and its agent finishes the eviction.
+    let mut agent_b = second_node(&cluster, &other, subnet_b);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = nodes.get(&other).await.unwrap();
+        let gone = cluster.pods().get_opt("away").await.unwrap().is_none();
+        if node_ready(&n) == "True" && n.spec.taints.is_empty() && gone {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node {:?} taints {:?}, pod gone {gone}", node_ready(&n), n.spec.taints);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(!pid_alive(pid), "the returning agent stopped the evicted pod");
+    agent_b.kill().unwrap();
+    agent_b.wait().unwrap();
+    let _ = Command::new("ip").args(["link", "del", &format!("skiff{subnet_b}")]).status();
     cluster.stop().await;
 }

@@ -32,6 +32,8 @@ const KNOWN: &[&str] = &[
     "node-name",
     "node-labels",
     "pod-cidr",
+    "node-monitor-grace-period",
+    "pod-eviction-timeout",
     "server",
     "kubeconfig",
     "token-file",

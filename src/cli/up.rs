@@ -47,6 +47,12 @@ pub struct UpArgs {
     /// etcd client URLs, comma-separated (with --store etcd).
     #[arg(long, value_delimiter = ',', value_name = "URL,...")]
     pub etcd_endpoints: Vec<String>,
+    /// How long a node's Lease may go unrenewed before the node is `Unknown` and tainted unreachable.
+    #[arg(long, default_value = "40s", value_parser = parse_duration, value_name = "DURATION")]
+    pub node_monitor_grace_period: std::time::Duration,
+    /// How long pods stay on an unreachable node before they are evicted (unless they tolerate longer).
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub pod_eviction_timeout: std::time::Duration,
     /// The node agent `skiff up` runs (ignored by `skiff server`).
     #[command(flatten)]
     pub agent: super::AgentArgs,
@@ -56,6 +62,24 @@ pub struct UpArgs {
     /// Serve plain HTTP and let every request in (no TLS, no tokens).
     #[arg(long)]
     pub insecure_http: bool,
+}
+
+/// Parses `300ms`, `40s`, `5m`, `1h` (or plain seconds).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 40s, 5m or 300ms"))?;
+    let ms = match unit {
+        "ms" => n,
+        "" | "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 pub(crate) fn default_data_dir() -> PathBuf {
@@ -123,6 +147,16 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
         let _ = tokio::signal::ctrl_c().await;
         stop.trigger();
     });
+    // The control plane's controllers.
+    let lifecycle = skiff_controllers::node_lifecycle::NodeLifecycle::new(
+        client.clone(),
+        skiff_controllers::node_lifecycle::NodeLifecycleConfig {
+            grace: args.node_monitor_grace_period,
+            eviction: args.pod_eviction_timeout,
+            ..Default::default()
+        },
+    );
+    tokio::spawn(lifecycle.run(shutdown.clone()));
     // `/readyz` answers 200, and the banner (the readiness line) is printed, once the node agent has
     // registered its Node and watches its pods.
     let (agent, mut registered) = if with_agent {

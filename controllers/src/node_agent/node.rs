@@ -204,8 +204,18 @@ pub(crate) async fn heartbeat(agent: Arc<NodeAgent>, shutdown: Shutdown) {
                 tracing::warn!(node = %agent.config.name, error = %e, "cannot renew the node lease");
             }
         }
-        if beats % 6 == 5 {
-            if let Ok(node) = nodes.get(&agent.config.name).await {
+        // Every minute the Ready condition's heartbeat; at once when the node controller marked the
+        // node Unknown while this agent was away.
+        let node = nodes.get(&agent.config.name).await.ok();
+        let not_ready = node.as_ref().is_some_and(|n| {
+            n.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status != "True")
+            })
+        });
+        if beats % 6 == 5 || not_ready {
+            if let Some(node) = node {
                 let mut conditions = node.status.unwrap_or_default().conditions;
                 for c in conditions.iter_mut().filter(|c| c.type_ == "Ready") {
                     c.last_heartbeat_time = Some(Time::now());
