@@ -54,8 +54,9 @@ impl ConnArgs {
     pub(crate) fn connect(&self) -> anyhow::Result<Conn> {
         let path = self.kubeconfig_path();
         let shown = path.display();
+        // The error's own text already names its cause; one line, not a repeated chain.
         let client = HttpClient::from_kubeconfig(&path)
-            .with_context(|| format!("--kubeconfig {shown}: cannot use it"))?;
+            .map_err(|e| anyhow::anyhow!("--kubeconfig {shown}: cannot use it: {e}"))?;
         let namespace = match &self.namespace {
             Some(ns) => ns.clone(),
             None => context_namespace(&path).unwrap_or_else(|| "default".to_string()),
