@@ -217,22 +217,21 @@ fn pod_details(pod: &Value) -> String {
 
 /// The events about `obj` (matched by name, namespace and uid).
 async fn events(conn: &Conn, obj: &Value) -> anyhow::Result<Vec<Value>> {
-    let ns = obj
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default");
-    let mut selector = format!(
-        "involvedObject.name={},involvedObject.namespace={ns}",
-        s(obj, "/metadata/name")
-    );
+    // Events about cluster-scoped objects (nodes) may live in any namespace: search them all.
+    let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
+    let mut selector = format!("involvedObject.name={}", s(obj, "/metadata/name"));
+    match ns {
+        Some(ns) => selector.push_str(&format!(",involvedObject.namespace={ns}")),
+        None => selector.push_str(&format!(",involvedObject.kind={}", s(obj, "/kind"))),
+    }
     let uid = s(obj, "/metadata/uid");
-    if !uid.is_empty() {
+    if !uid.is_empty() && ns.is_some() {
         selector.push_str(&format!(",involvedObject.uid={uid}"));
     }
     let events = conn.resource("events")?;
     let at = format!(
         "{}?fieldSelector={}",
-        path(&events, Some(ns), None),
+        path(&events, ns, None),
         encode(&selector)
     );
     let list = conn

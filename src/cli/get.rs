@@ -55,7 +55,8 @@ pub(crate) fn run(args: &GetArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
 
 async fn get(args: &GetArgs, conn: &Conn, out: &mut dyn Write) -> anyhow::Result<i32> {
     let res = conn.resource(&args.kind)?;
-    let all = args.all_namespaces && args.name.is_none();
+    // Cluster-scoped kinds have no namespace column, as in kubectl.
+    let all = args.all_namespaces && args.name.is_none() && res.scope == Scope::Namespaced;
     let ns = if all { None } else { conn.ns_for(&res) };
     let base = path(&res, ns, args.name.as_deref());
     let mut query = Vec::new();
