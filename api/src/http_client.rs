@@ -470,6 +470,71 @@ impl Client for HttpClient {
 }
 
 impl HttpClient {
+    /// `GET base+path` (`path` starts with `/` and may carry a query) with `Accept: accept`, answering
+    /// the JSON body; errors as the [`Client`] methods give them. For what the typed API does not cover,
+    /// e.g. Tables (`application/json;as=Table;v=v1;g=meta.k8s.io`).
+    pub async fn get_raw(&self, path: &str, accept: &str) -> Result<Value, ClientError> {
+        self.send(
+            self.http
+                .get(format!("{}{path}", self.base))
+                .header("accept", accept),
+        )
+        .await
+    }
+
+    /// `PATCH base+path` with this content type and body (e.g. `application/apply-patch+yaml` for
+    /// server-side apply), answering the JSON body.
+    pub async fn patch_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Value, ClientError> {
+        self.send(
+            self.http
+                .patch(format!("{}{path}", self.base))
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
+    }
+
+    /// `GET base+path` answered as a stream of byte chunks as they arrive (watches, `follow`ed logs).
+    /// A refusal (non-2xx) is the error of the call; a broken connection ends the stream with an error.
+    pub async fn stream_raw(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Result<BoxStream<'static, Result<Vec<u8>, ClientError>>, ClientError> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("accept", accept)
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        if !resp.status().is_success() {
+            let code = resp.status().as_u16();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(match serde_json::from_slice::<Status>(&bytes) {
+                Ok(s) if s.code.is_some() => ClientError::Api(Box::new(s)),
+                _ => ClientError::api(
+                    code,
+                    "Unknown",
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ),
+            });
+        }
+        Ok(resp
+            .bytes_stream()
+            .map(|chunk| {
+                chunk
+                    .map(|b| b.to_vec())
+                    .map_err(|e| ClientError::Transport(e.to_string()))
+            })
+            .boxed())
+    }
+
     async fn patch_at(
         &self,
         res: &ApiResource,

@@ -1,10 +1,17 @@
 //! The `skiff` command line: one binary, one subcommand per job.
 //!
 //! `skiff up` (API server, store and a node agent in one process), `skiff server` (the API server
-//! alone), `skiff node` (a node agent joining a server over HTTP), `skiff version`, `skiff validate`.
+//! alone), `skiff node` (a node agent joining a server over HTTP), `skiff version`, `skiff validate`,
+//! and a small client for people without kubectl: `skiff apply`, `get`, `delete`, `describe`, `logs`.
 
 mod agent;
+mod apply;
+mod client;
 mod config;
+mod delete;
+mod describe;
+mod get;
+mod logs;
 mod node;
 mod secure;
 mod up;
@@ -17,6 +24,12 @@ use std::io::Write;
 use clap::{Parser, Subcommand};
 
 pub use agent::{AgentArgs, RuntimeKind};
+pub use apply::ApplyArgs;
+pub use client::ConnArgs;
+pub use delete::DeleteArgs;
+pub use describe::DescribeArgs;
+pub use get::{GetArgs, GetOutput};
+pub use logs::LogsArgs;
 pub use node::NodeArgs;
 pub use up::{StoreKind, UpArgs};
 pub use validate::ValidateArgs;
@@ -51,6 +64,16 @@ pub enum Command {
     Version(VersionArgs),
     /// Decode, default and validate manifests as the API server would, without a server.
     Validate(ValidateArgs),
+    /// Create or update the objects of manifests (server-side apply): `skiff apply -f FILE`.
+    Apply(ApplyArgs),
+    /// List objects of a kind, or show one, as a table or YAML/JSON; `-w` streams changes.
+    Get(GetArgs),
+    /// Delete objects (by kind and name, or those of manifests) and wait until they are gone.
+    Delete(DeleteArgs),
+    /// Show one object for people, with its events.
+    Describe(DescribeArgs),
+    /// Print (or follow) a pod's container output.
+    Logs(LogsArgs),
 }
 
 /// Parses `args` and runs the command, writing to `out`; returns the process exit code.
@@ -75,5 +98,10 @@ where
         Command::Shim { args } => Ok(skiff_runtime_process::shim::main(&args)),
         Command::Version(a) => version::run(&a, out),
         Command::Validate(a) => validate::run(&a, out),
+        Command::Apply(a) => apply::run(&a, out),
+        Command::Get(a) => get::run(&a, out),
+        Command::Delete(a) => delete::run(&a, out),
+        Command::Describe(a) => describe::run(&a, out),
+        Command::Logs(a) => logs::run(&a, out),
     }
 }
