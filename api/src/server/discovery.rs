@@ -91,6 +91,15 @@ pub fn api_resource_list<'a>(
             entry["categories"] = json!(["all"]);
         }
         list.push(entry);
+        if r.group.is_empty() && r.plural == "pods" {
+            list.push(json!({
+                "name": "pods/binding",
+                "singularName": "",
+                "namespaced": true,
+                "kind": "Binding",
+                "verbs": ["create"],
+            }));
+        }
         if has_status(r) {
             list.push(json!({
                 "name": format!("{}/status", r.plural),
