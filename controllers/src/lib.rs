@@ -7,8 +7,12 @@
 //! - [`node_agent`]: the kubelet — registers its Node, heartbeats through a Lease, and drives every pod
 //!   bound to it through a [`Runtime`](skiff_core::runtime::Runtime).
 //!
-//! The scheduler, ReplicaSet, garbage-collection and node-lifecycle controllers come next.
+//! - [`scheduler`]: binds pending pods to nodes (filters, scores, `pods/binding`), from an in-memory view
+//!   of node usage.
+//!
+//! The ReplicaSet, garbage-collection and node-lifecycle controllers come next.
 
 pub mod node_agent;
+pub mod scheduler;
 
 pub use skiff_core as core;
