@@ -30,14 +30,22 @@ pub fn num_feasible_nodes_to_find(num_nodes: usize) -> usize {
     (num_nodes * percentage / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
 }
 
+/// One node and what its pods take.
+#[derive(Debug)]
+struct Slot {
+    info: NodeInfo,
+    usage: NodeUsage,
+}
+
 /// The scheduler's picture of the cluster.
 #[derive(Debug, Default)]
 pub struct ClusterView {
-    nodes: HashMap<String, NodeInfo>,
-    /// Node names in a stable order; the search starts where the last one stopped.
-    order: Vec<String>,
+    /// Nodes in a stable order; the search starts where the last one stopped.
+    slots: Vec<Slot>,
+    index: HashMap<String, usize>,
     next_start: usize,
-    usage: HashMap<String, NodeUsage>,
+    /// Usage of pods bound to nodes the view does not know (yet, or any more).
+    detached: HashMap<String, NodeUsage>,
     /// Pod key -> (node, demand) for every bound or assumed pod that still takes resources.
     pods: HashMap<String, (String, PodDemand)>,
     /// Pods placed by this scheduler whose binding was not observed yet.
@@ -52,16 +60,21 @@ impl ClusterView {
 
     /// Number of nodes.
     pub fn num_nodes(&self) -> usize {
-        self.order.len()
+        self.slots.len()
     }
 
     /// Adds or updates a node; returns whether its scheduling-relevant fields changed.
     pub fn upsert_node(&mut self, info: NodeInfo) -> bool {
-        let name = info.name.clone();
-        match self.nodes.insert(name.clone(), info.clone()) {
-            Some(old) => old != info,
+        match self.index.get(&info.name) {
+            Some(&i) => {
+                let changed = self.slots[i].info != info;
+                self.slots[i].info = info;
+                changed
+            }
             None => {
-                self.order.push(name);
+                let usage = self.detached.remove(&info.name).unwrap_or_default();
+                self.index.insert(info.name.clone(), self.slots.len());
+                self.slots.push(Slot { info, usage });
                 true
             }
         }
@@ -69,14 +82,28 @@ impl ClusterView {
 
     /// Removes a node (its pods stay counted in case it comes back).
     pub fn remove_node(&mut self, name: &str) {
-        if self.nodes.remove(name).is_some() {
-            self.order.retain(|n| n != name);
+        if let Some(i) = self.index.remove(name) {
+            let slot = self.slots.swap_remove(i);
+            self.detached.insert(name.to_string(), slot.usage);
+            if let Some(moved) = self.slots.get(i) {
+                self.index.insert(moved.info.name.clone(), i);
+            }
         }
     }
 
     /// The usage of a node.
     pub fn usage(&self, node: &str) -> Option<&NodeUsage> {
-        self.usage.get(node)
+        match self.index.get(node) {
+            Some(&i) => Some(&self.slots[i].usage),
+            None => self.detached.get(node),
+        }
+    }
+
+    fn usage_mut(&mut self, node: &str) -> &mut NodeUsage {
+        match self.index.get(node) {
+            Some(&i) => &mut self.slots[i].usage,
+            None => self.detached.entry(node.to_string()).or_default(),
+        }
     }
 
     /// Counts pod `key` on `node` (observed bound). Returns true when it replaced an assumption.
@@ -88,7 +115,7 @@ impl ClusterView {
             }
         }
         self.remove_pod(key);
-        self.usage.entry(node.to_string()).or_default().add(&demand);
+        self.usage_mut(node).add(&demand);
         self.pods
             .insert(key.to_string(), (node.to_string(), demand));
         was_assumed
@@ -99,9 +126,7 @@ impl ClusterView {
         self.assumed.remove(key);
         match self.pods.remove(key) {
             Some((node, demand)) => {
-                if let Some(u) = self.usage.get_mut(&node) {
-                    u.remove(&demand);
-                }
+                self.usage_mut(&node).remove(&demand);
                 true
             }
             None => false,
@@ -121,26 +146,22 @@ impl ClusterView {
         pod: &Pod,
         demand: &PodDemand,
     ) -> Result<String, FitError> {
-        let n = self.order.len();
+        let n = self.slots.len();
         let mut error = FitError {
             num_nodes: n,
             ..FitError::default()
         };
         let wanted = num_feasible_nodes_to_find(n);
-        let empty = NodeUsage::default();
         let mut best: Option<(i64, usize)> = None;
         let mut found = 0;
         let mut visited = 0;
         for i in 0..n {
             let idx = (self.next_start + i) % n;
             visited += 1;
-            let Some(info) = self.nodes.get(&self.order[idx]) else {
-                continue;
-            };
-            let usage = self.usage.get(&info.name).unwrap_or(&empty);
-            match fits(pod, demand, info, usage) {
+            let slot = &self.slots[idx];
+            match fits(pod, demand, &slot.info, &slot.usage) {
                 Ok(()) => {
-                    let s = score(demand, info, usage);
+                    let s = score(demand, &slot.info, &slot.usage);
                     if best.is_none_or(|(b, _)| s > b) {
                         best = Some((s, idx));
                     }
@@ -156,8 +177,11 @@ impl ClusterView {
             self.next_start = (self.next_start + visited) % n;
         }
         let (_, idx) = best.ok_or(error)?;
-        let node = self.order[idx].clone();
-        self.add_pod(key, &node, demand.clone());
+        self.remove_pod(key);
+        let node = self.slots[idx].info.name.clone();
+        self.slots[idx].usage.add(demand);
+        self.pods
+            .insert(key.to_string(), (node.clone(), demand.clone()));
         self.assumed.insert(key.to_string());
         Ok(node)
     }
