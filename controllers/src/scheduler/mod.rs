@@ -411,7 +411,7 @@ async fn report_unschedulable(s: &Shared, pod: &Pod, message: &str) -> Result<()
     });
     if !same {
         let transition = match current.map(|i| &conditions[i]) {
-            Some(c) if c.status == "False" => c.last_transition_time.clone(),
+            Some(c) if c.status == "False" => c.last_transition_time,
             _ => None,
         };
         let condition = PodCondition {
