@@ -46,7 +46,7 @@ use std::time::Duration;
 use serde_json::json;
 use skiff_core::client::{Api, Client, ClientError, Patch};
 use skiff_core::events::{EventType, Recorder};
-use skiff_core::informer::{cache_key, EventHandler, Informer};
+use skiff_core::informer::{cache_key, EventHandler, Informer, InformerFactory};
 use skiff_core::kinds::{Node, ObjectReference, Pod, PodCondition};
 use skiff_core::meta::Time;
 use skiff_core::shutdown::Shutdown;
@@ -290,6 +290,24 @@ impl Scheduler {
         }
     }
 
+    /// A scheduler on the shared pod and node informers of `factory` (one watch per kind per process,
+    /// e.g. shared with the other controllers of `skiff up`).
+    ///
+    /// ```no_run
+    /// # async fn example(client: std::sync::Arc<dyn skiff_core::client::Client>, shutdown: skiff_core::shutdown::Shutdown) {
+    /// use skiff_controllers::scheduler::{Scheduler, SchedulerConfig};
+    /// use skiff_core::informer::InformerFactory;
+    /// let factory = InformerFactory::new(client, shutdown.clone());
+    /// tokio::spawn(Scheduler::from_factory(&factory, SchedulerConfig::default()).run(shutdown));
+    /// # }
+    /// ```
+    pub fn from_factory(factory: &InformerFactory, config: SchedulerConfig) -> Self {
+        let mut s = Self::with_config(factory.client().clone(), config);
+        s.pods = factory.informer::<Pod>();
+        s.nodes = factory.informer::<Node>();
+        s
+    }
+
     /// The scheduler's counters (shared: they keep counting while it runs).
     pub fn stats(&self) -> Arc<SchedulerStats> {
         self.shared.stats.clone()
@@ -359,7 +377,7 @@ async fn schedule_one(
                     Err(e) => {
                         s.stats.bind_errors.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(pod = %key, node = %node, error = %e, "binding failed");
-                        lock(&s.view).remove_pod(&key);
+                        lock(&s.view).forget_assumed(&key);
                         if !e.is_not_found() {
                             s.queue.add_rate_limited(key);
                         }

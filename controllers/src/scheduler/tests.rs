@@ -276,6 +276,27 @@ fn the_view_places_pods_on_the_best_node_and_counts_them() {
     );
     assert!(view.remove_pod("default/a"));
     assert_eq!(view.usage("big").unwrap().requested.milli_cpu, 0);
+
+    // A binding that fails drops the assumption; one observed elsewhere meanwhile stays counted.
+    let b = pod(Some("1"), None);
+    let db = PodDemand::of(&b);
+    assert_eq!(view.schedule("default/b", &b, &db).unwrap(), "big");
+    assert!(view.forget_assumed("default/b"));
+    assert_eq!(view.usage("big").unwrap().requested.milli_cpu, 0);
+    view.schedule("default/b", &b, &db).unwrap();
+    view.add_pod("default/b", "small", db.clone());
+    assert!(!view.forget_assumed("default/b"));
+    assert_eq!(view.usage("small").unwrap().requested.milli_cpu, 1000);
+    assert_eq!(view.usage("big").unwrap().requested.milli_cpu, 0);
+
+    // Pods bound to a node the view does not know yet count once it appears; a removed node's pods stay.
+    view.add_pod("default/c", "later", db.clone());
+    view.upsert_node(NodeInfo::of(&node("later", "2", "1Gi", "110")));
+    assert_eq!(view.usage("later").unwrap().requested.milli_cpu, 1000);
+    view.remove_node("small");
+    assert_eq!(view.num_nodes(), 2);
+    assert_eq!(view.usage("small").unwrap().requested.milli_cpu, 1000);
+    assert_eq!(view.usage("later").unwrap().requested.milli_cpu, 1000);
 }
 
 #[test]

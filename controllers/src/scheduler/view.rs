@@ -133,6 +133,16 @@ impl ClusterView {
         }
     }
 
+    /// Drops the assumption of pod `key` after its binding failed; a binding observed meanwhile (the pod
+    /// bound elsewhere) stays counted. Returns whether there was an assumption.
+    pub fn forget_assumed(&mut self, key: &str) -> bool {
+        if self.assumed.contains(key) {
+            self.remove_pod(key)
+        } else {
+            false
+        }
+    }
+
     /// Whether pod `key` was placed by the scheduler and its binding is not observed yet.
     pub fn is_assumed(&self, key: &str) -> bool {
         self.assumed.contains(key)
