@@ -234,6 +234,23 @@ fn list_query(params: &ListParams) -> Vec<(&'static str, String)> {
 
 #[async_trait]
 impl Client for HttpClient {
+    async fn bind(&self, ns: &str, pod: &str, node: &str) -> Result<(), ClientError> {
+        let res = <skiff_core::kinds::Pod as skiff_core::Resource>::api_resource();
+        let body = json!({
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": pod, "namespace": ns},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        });
+        self.send(
+            self.http
+                .post(self.url(&res, Some(ns), Some(pod), Some("binding")))
+                .json(&body),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn get(
         &self,
         res: &ApiResource,

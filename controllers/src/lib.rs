@@ -7,10 +7,13 @@
 //! - [`node_agent`]: the kubelet — registers its Node, heartbeats through a Lease, and drives every pod
 //!   bound to it through a [`Runtime`](skiff_core::runtime::Runtime).
 //! - [`node_lifecycle`]: marks nodes whose Lease is not renewed `Unknown`, taints them and evicts their pods.
+//! - [`scheduler`]: binds pending pods to nodes (filters, scores, `pods/binding`), from an in-memory view
+//!   of node usage.
 //!
-//! The scheduler, ReplicaSet, garbage-collection and node-lifecycle controllers come next.
+//! The ReplicaSet and garbage-collection controllers come next.
 
 pub mod node_agent;
 pub mod node_lifecycle;
+pub mod scheduler;
 
 pub use skiff_core as core;

@@ -91,6 +91,11 @@ fn subresources(r: &ApiResource) -> Vec<Sub> {
     match (r.group.as_str(), r.plural.as_str()) {
         ("", "pods") => {
             out.push(Sub {
+                name: "binding",
+                kind: (String::new(), "v1".into(), "Binding".into()),
+                verbs: &["create"],
+            });
+            out.push(Sub {
                 name: "log",
                 kind: (String::new(), "v1".into(), "Pod".into()),
                 verbs: &["get"],
@@ -255,7 +260,7 @@ mod tests {
             .as_array()
             .map(|s| s.iter().filter_map(|s| s["subresource"].as_str()).collect())
             .unwrap_or_default();
-        assert_eq!(subs, ["status", "log", "exec"]);
+        assert_eq!(subs, ["status", "binding", "log", "exec"]);
         let named = aggregated(false, scheme.resources());
         let names: Vec<&str> = named["items"]
             .as_array()

@@ -545,6 +545,18 @@ impl ApiServer {
                 .delete(&resource, namespace.as_deref(), &name, &q, &body)
                 .await?
                 .into_response(),
+            (
+                &Method::POST,
+                Target::Object {
+                    resource,
+                    namespace: Some(namespace),
+                    name,
+                    subresource: Some(sub),
+                },
+            ) if sub == "binding" && resource.group.is_empty() && resource.plural == "pods" => self
+                .bind(&namespace, &name, &headers, &body)
+                .await?
+                .into_response(),
             (m, _) => {
                 return Err(ApiError::new(
                     405,
@@ -555,6 +567,36 @@ impl ApiServer {
                 ))
             }
         })
+    }
+
+    /// `POST pods/{name}/binding`: a core/v1 `Binding` naming the node in `target.name`.
+    async fn bind(
+        &self,
+        ns: &str,
+        name: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Json, ApiError> {
+        let binding = parse_body(headers, body)?;
+        if let Some(given) = binding.pointer("/metadata/name").and_then(Value::as_str) {
+            if given != name {
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!("the name of the object ({given}) does not match the name on the URL ({name})"),
+                ));
+            }
+        }
+        let node = binding
+            .pointer("/target/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        self.client.bind(ns, name, node).await?;
+        let mut status = skiff_core::meta::Status::success();
+        status.code = Some(201);
+        Ok(Json::created(
+            serde_json::to_value(status).unwrap_or_default(),
+        ))
     }
 
     async fn list(

@@ -250,3 +250,14 @@ impl<K: Resource> Api<K> {
             .boxed())
     }
 }
+
+impl Api<crate::kinds::Pod> {
+    /// Binds pod `name` (in this handle's namespace) to `node` through the `binding` subresource; see
+    /// [`Client::bind`].
+    pub async fn bind(&self, name: &str, node: &str) -> Result<(), ClientError> {
+        let ns = self.namespace.as_deref().ok_or_else(|| {
+            ClientError::api(400, "BadRequest", "binding a pod needs its namespace")
+        })?;
+        self.client.bind(ns, name, node).await
+    }
+}

@@ -438,8 +438,86 @@ impl InProcessClient {
     }
 }
 
+/// Sets `spec.nodeName` and the `PodScheduled=True` condition of `pod` (what the binding subresource writes).
+fn bound_pod(pod: &Value, name: &str, node: &str) -> Result<Value, ClientError> {
+    if meta_str(pod, "deletionTimestamp").is_some() {
+        return Err(ClientError::api(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on pods/binding {name:?}: pod {name} is being deleted, cannot be assigned to a host"),
+        ));
+    }
+    if let Some(bound) = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        return Err(ClientError::api(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on pods/binding {name:?}: pod {name} is already assigned to node {bound:?}"),
+        ));
+    }
+    let mut new = pod.clone();
+    let obj = new
+        .as_object_mut()
+        .ok_or_else(|| bad_request("the pod is not an object"))?;
+    let spec = obj
+        .entry("spec")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(spec) = spec.as_object_mut() {
+        spec.insert("nodeName".into(), Value::String(node.to_string()));
+    }
+    let status = obj
+        .entry("status")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Some(status) = status.as_object_mut() {
+        let conditions = status
+            .entry("conditions")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(conditions) = conditions.as_array_mut() {
+            let now = serde_json::to_value(Time::now()).unwrap_or(Value::Null);
+            let condition = serde_json::json!({
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": null,
+                "lastTransitionTime": now,
+            });
+            match conditions
+                .iter_mut()
+                .find(|c| c.get("type").and_then(Value::as_str) == Some("PodScheduled"))
+            {
+                Some(c) => *c = condition,
+                None => conditions.push(condition),
+            }
+        }
+    }
+    Ok(new)
+}
+
 #[async_trait]
 impl Client for InProcessClient {
+    async fn bind(&self, ns: &str, pod: &str, node: &str) -> Result<(), ClientError> {
+        let res = <crate::kinds::Pod as crate::Resource>::api_resource();
+        if node.is_empty() {
+            return Err(invalid(&res, pod, "target.name", "Required value"));
+        }
+        for _ in 0..MAX_RETRIES {
+            let (cur_kv, cur) = self.current(&res, Some(ns), pod).await?;
+            let new = bound_pod(&cur, pod, node)?;
+            match self.write(&res, Some(ns), pod, &cur_kv, &cur, new).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(ClientError::from_store(e, &res.plural, pod)),
+            }
+        }
+        Err(ClientError::api(
+            409,
+            "Conflict",
+            format!("pods {pod:?}: too many concurrent writers, try again"),
+        ))
+    }
+
     async fn get(
         &self,
         res: &ApiResource,

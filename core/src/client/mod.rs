@@ -142,6 +142,28 @@ pub trait Client: Send + Sync + 'static {
         name: &str,
         params: &DeleteParams,
     ) -> Result<DeleteOutcome<Value>, ClientError>;
+    /// Binds pod `ns/pod` to node `node` (the `pods/binding` subresource, what a scheduler writes): sets
+    /// `spec.nodeName` and the `PodScheduled=True` condition in one write. `409 Conflict` when the pod is
+    /// already bound (or being deleted), `404` when it is gone.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use skiff_core::client::{Api, InProcessClient};
+    /// use skiff_core::kinds::{Container, Pod};
+    /// use skiff_core::store::MemoryStore;
+    ///
+    /// let client = InProcessClient::shared(Arc::new(MemoryStore::new()));
+    /// let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    /// let mut pod = Pod::named("web");
+    /// pod.spec.containers.push(Container::new("web", "nginx"));
+    /// pods.create(&pod).await.unwrap();
+    /// client.bind("default", "web", "node-1").await.unwrap();
+    /// assert_eq!(pods.get("web").await.unwrap().spec.node_name.as_deref(), Some("node-1"));
+    /// assert_eq!(client.bind("default", "web", "node-2").await.unwrap_err().code(), Some(409));
+    /// # });
+    /// ```
+    async fn bind(&self, ns: &str, pod: &str, node: &str) -> Result<(), ClientError>;
     /// Streams changes. An `Err` with code 410 means the resourceVersion is too old: list again.
     async fn watch(
         &self,
