@@ -7,8 +7,13 @@
 //! - [`node_agent`]: the kubelet — registers its Node, heartbeats through a Lease, and drives every pod
 //!   bound to it through a [`Runtime`](skiff_core::runtime::Runtime).
 //!
-//! The scheduler, ReplicaSet, garbage-collection and node-lifecycle controllers come next.
+//! - [`replicaset`]: keeps `spec.replicas` pods of each ReplicaSet (expectations, slow start, burst cap,
+//!   deletion ranking, adoption and release, status).
+//! - [`gc`]: the garbage collector — deletes dependents whose owners are gone, and carries out
+//!   foreground and orphan deletion.
 
+pub mod gc;
 pub mod node_agent;
+pub mod replicaset;
 
 pub use skiff_core as core;
