@@ -48,8 +48,22 @@ pub const BURST_REPLICAS: usize = 500;
 /// ReplicaSets synced at once.
 pub const WORKERS: usize = 5;
 
-/// Name of the pod-cache index on the controlling owner's UID.
+/// Name of the pod-cache index on the controlling owner's UID (orphans are filed under
+/// [`orphans_of`]`(namespace)`).
 pub const POD_OWNER_INDEX: &str = "controllerUid";
+
+/// The [`POD_OWNER_INDEX`] value under which the orphans of a namespace are filed.
+pub fn orphans_of(namespace: &str) -> String {
+    format!("orphan:{namespace}")
+}
+
+/// The index function of [`POD_OWNER_INDEX`]: the controller's UID, or [`orphans_of`] the namespace.
+pub fn owner_index(pod: &Pod) -> Vec<String> {
+    match pod.metadata.controller_ref() {
+        Some(r) => vec![r.uid.clone()],
+        None => vec![orphans_of(pod.namespace().unwrap_or_default())],
+    }
+}
 
 /// Why a sync failed.
 #[derive(Debug, thiserror::Error)]
@@ -249,13 +263,7 @@ impl ReplicaSetController {
         pods: Arc<Informer<Pod>>,
     ) -> Self {
         let expectations = Arc::new(Expectations::new());
-        pods.cache().add_index(POD_OWNER_INDEX, |p: &Pod| {
-            p.metadata
-                .controller_ref()
-                .map(|r| r.uid.clone())
-                .into_iter()
-                .collect()
-        });
+        pods.cache().add_index(POD_OWNER_INDEX, owner_index);
         pods.add_handler(Arc::new(ObservePods(expectations.clone())));
         let forget = expectations.clone();
         sets.add_handler(Arc::new(FnHandler(
@@ -313,11 +321,14 @@ impl ReplicaSetController {
             })?;
         let needs_sync = self.expectations.satisfied(&key);
         let ns = rs.namespace().unwrap_or("default");
-        let active: Vec<Arc<Pod>> = self
-            .pods
-            .cache()
-            .by_index(NAMESPACE_INDEX, ns)
+        // Our pods and the namespace's orphans: nobody else's pods need looking at.
+        let cache = self.pods.cache();
+        let uid = rs.metadata.uid.as_deref().unwrap_or_default();
+        let active: Vec<Arc<Pod>> = cache
+            .by_index(POD_OWNER_INDEX, uid)
             .into_iter()
+            .filter(|p| p.namespace() == Some(ns))
+            .chain(cache.by_index(POD_OWNER_INDEX, &orphans_of(ns)))
             .filter(|p| is_active(p))
             .collect();
         let owned = self.claim(rs, active).await?;

@@ -472,3 +472,28 @@ async fn sets_for_pod_maps_controller_and_orphans() {
         vec![ObjectRef::new(Some("default"), "db")]
     );
 }
+
+#[test]
+fn pods_are_indexed_by_controller_uid_or_as_orphans_of_their_namespace() {
+    let cache: Cache<Pod> = Cache::new();
+    cache.add_index(POD_OWNER_INDEX, owner_index);
+    let mut rs = replica_set("web", 1);
+    rs.metadata.uid = Some("uid-1".into());
+    let mut owned = Pod::named("owned");
+    owned.metadata.namespace = Some("default".into());
+    owned.metadata.owner_references = vec![owner_reference(&rs)];
+    let mut orphan = Pod::named("orphan");
+    orphan.metadata.namespace = Some("default".into());
+    cache.upsert(Arc::new(owned));
+    cache.upsert(Arc::new(orphan));
+    assert_eq!(cache.by_index(POD_OWNER_INDEX, "uid-1").len(), 1);
+    assert_eq!(
+        cache
+            .by_index(POD_OWNER_INDEX, &orphans_of("default"))
+            .len(),
+        1
+    );
+    assert!(cache
+        .by_index(POD_OWNER_INDEX, &orphans_of("other"))
+        .is_empty());
+}
