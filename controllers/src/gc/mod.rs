@@ -334,7 +334,7 @@ impl GarbageCollector {
             .collect();
         self.patch_metadata(
             node,
-            json!({"resourceVersion": node.resource_version, "ownerReferences": kept}),
+            json!({"resourceVersion": node.resource_version, "ownerReferences": list_or_null(json!(kept))}),
             "removing owner references of",
         )
         .await
@@ -344,7 +344,7 @@ impl GarbageCollector {
         let kept: Vec<&String> = node.finalizers.iter().filter(|f| *f != finalizer).collect();
         self.patch_metadata(
             node,
-            json!({"resourceVersion": node.resource_version, "finalizers": kept}),
+            json!({"resourceVersion": node.resource_version, "finalizers": list_or_null(json!(kept))}),
             "removing a finalizer of",
         )
         .await
@@ -377,6 +377,14 @@ impl GarbageCollector {
                 source,
             }),
         }
+    }
+}
+
+/// A list for a merge patch; `null` (removing the field, as Kubernetes omits empty lists) when empty.
+fn list_or_null(list: Value) -> Value {
+    match list.as_array() {
+        Some(items) if items.is_empty() => Value::Null,
+        _ => list,
     }
 }
 

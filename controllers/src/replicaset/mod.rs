@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use serde_json::json;
+use serde_json::{json, Value};
 use skiff_core::client::{Api, Client, ClientError, DeleteParams, Patch};
 use skiff_core::controller::{Action, Context, Controller, ErrorAction, ObjectRef, Reconciler};
 use skiff_core::informer::{cache_key, Cache, EventHandler, FnHandler, Informer, NAMESPACE_INDEX};
@@ -531,7 +531,8 @@ async fn patch_owners(
     let patch = json!({
         "metadata": {
             "resourceVersion": pod.metadata.resource_version,
-            "ownerReferences": refs,
+            // An empty list removes the field, as Kubernetes omits empty lists.
+            "ownerReferences": if refs.is_empty() { Value::Null } else { json!(refs) },
         }
     });
     api.patch(pod.name(), &Patch::Merge(patch)).await
