@@ -1,5 +1,5 @@
 //! The ReplicaSet controller and the garbage collector behind the API server, driven by the real
-//! kubectl: `kubectl scale rs`, `kubectl delete rs` (cascading) and `kubectl delete rs --cascade=orphan`.
+//! kubectl: `kubectl scale rs`, `kubectl delete rs` (background, orphan and foreground cascades).
 //! No node agent runs: pods stay Pending, which is all these tests need. Skipped (with a printed
 //! reason) when kubectl is not installed, unless SKIFF_REQUIRE_ENGINES=1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -118,7 +118,7 @@ fn kubectl_scale_and_delete_replica_sets() {
     let dir = tmp.path();
     skiff_api::kubeconfig::write(&dir.join("kubeconfig"), &format!("http://{addr}")).unwrap();
 
-    for name in ["web", "kept"] {
+    for name in ["web", "kept", "fg"] {
         let file = dir.join(format!("{name}.yaml"));
         std::fs::write(&file, MANIFEST.replace("NAME", name)).unwrap();
         kubectl(dir, &["apply", "-f", file.to_str().unwrap()]);
@@ -161,5 +161,27 @@ fn kubectl_scale_and_delete_replica_sets() {
     );
     assert_eq!(pod_names(dir, "app=kept").len(), 2);
     assert!(owners.trim().is_empty(), "orphans keep no owner: {owners}");
+
+    // Foreground delete: kubectl waits until the set is gone, which is after its pods.
+    eventually("2 fg pods", || pod_names(dir, "app=fg").len() == 2);
+    kubectl(
+        dir,
+        &[
+            "delete",
+            "rs",
+            "fg",
+            "--cascade=foreground",
+            "--timeout=20s",
+        ],
+    );
+    assert!(
+        pod_names(dir, "app=fg").is_empty(),
+        "pods go before their owner"
+    );
+    let events = kubectl(dir, &["get", "events", "-o", "jsonpath={.items[*].reason}"]);
+    assert!(
+        events.contains("SuccessfulCreate") && events.contains("SuccessfulDelete"),
+        "{events}"
+    );
     stop.trigger();
 }

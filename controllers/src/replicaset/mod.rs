@@ -33,8 +33,9 @@ use futures::future::join_all;
 use serde_json::{json, Value};
 use skiff_core::client::{Api, Client, ClientError, DeleteParams, Patch};
 use skiff_core::controller::{Action, Context, Controller, ErrorAction, ObjectRef, Reconciler};
+use skiff_core::events::{EventType, Recorder};
 use skiff_core::informer::{cache_key, Cache, EventHandler, FnHandler, Informer, NAMESPACE_INDEX};
-use skiff_core::kinds::{Pod, ReplicaSet};
+use skiff_core::kinds::{ObjectReference, Pod, ReplicaSet};
 use skiff_core::meta::OwnerReference;
 use skiff_core::selector::SelectorError;
 use skiff_core::shutdown::Shutdown;
@@ -235,6 +236,7 @@ pub struct ReplicaSetController {
     sets: Arc<Informer<ReplicaSet>>,
     pods: Arc<Informer<Pod>>,
     expectations: Arc<Expectations>,
+    recorder: Arc<Recorder>,
     burst: usize,
 }
 
@@ -274,6 +276,7 @@ impl ReplicaSetController {
             },
         )));
         Self {
+            recorder: Arc::new(Recorder::new(client.clone(), "replicaset-controller", None)),
             client,
             sets,
             pods,
@@ -295,6 +298,17 @@ impl ReplicaSetController {
     /// The expectations of every set.
     pub fn expectations(&self) -> &Arc<Expectations> {
         &self.expectations
+    }
+
+    /// Records an event about `rs` without waiting for it (events are best effort).
+    fn event(&self, rs: &ReplicaSet, type_: EventType, reason: &'static str, message: String) {
+        let recorder = self.recorder.clone();
+        let about = ObjectReference::to(rs);
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&about, type_, reason, &message).await {
+                tracing::debug!(error = %e, reason, "could not record an event");
+            }
+        });
     }
 
     /// Runs with [`WORKERS`] workers until `shutdown`.
@@ -436,7 +450,25 @@ impl ReplicaSetController {
             let n = (wanted - owned.len()).min(self.burst);
             self.expectations.expect_creations(key, n);
             let template = pod_from_template(rs);
-            let (created, error) = slow_start(n, || api.create(&template)).await;
+            let (created, error) = slow_start(n, || async {
+                let result = api.create(&template).await;
+                match &result {
+                    Ok(p) => self.event(
+                        rs,
+                        EventType::Normal,
+                        "SuccessfulCreate",
+                        format!("Created pod: {}", p.name()),
+                    ),
+                    Err(e) => self.event(
+                        rs,
+                        EventType::Warning,
+                        "FailedCreate",
+                        format!("Error creating: {e}"),
+                    ),
+                }
+                result
+            })
+            .await;
             // Creations that failed or were never tried will not be observed.
             for _ in created..n {
                 self.expectations.creation_observed(key);
@@ -472,6 +504,21 @@ impl ReplicaSetController {
             .await;
             let mut first_error = None;
             for (p, r) in results {
+                match &r {
+                    Ok(_) => self.event(
+                        rs,
+                        EventType::Normal,
+                        "SuccessfulDelete",
+                        format!("Deleted pod: {}", p.name()),
+                    ),
+                    Err(e) if !e.is_not_found() => self.event(
+                        rs,
+                        EventType::Warning,
+                        "FailedDelete",
+                        format!("Error deleting: {e}"),
+                    ),
+                    Err(_) => {}
+                }
                 if let Err(e) = r {
                     // The informer will not see this deletion.
                     self.expectations.deletion_observed(key, &cache_key(&**p));

@@ -135,6 +135,19 @@ async fn scale_up_creates_pods_with_owner_references_and_labels() {
         })
     })
     .await;
+    eventually("SuccessfulCreate events", || async {
+        Api::<skiff_core::kinds::Event>::namespaced(client.clone(), "default")
+            .list(&ListParams::default())
+            .await
+            .is_ok_and(|l| {
+                l.items
+                    .iter()
+                    .filter(|e| e.reason.as_deref() == Some("SuccessfulCreate"))
+                    .count()
+                    == 3
+            })
+    })
+    .await;
     // Scaling up again through spec.replicas (what the scale subresource writes).
     sets.patch("web", &Patch::Merge(json!({"spec": {"replicas": 5}})))
         .await
