@@ -20,7 +20,7 @@
 
 pub mod graph;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -207,12 +207,14 @@ impl GarbageCollector {
                 note(self.delete_dependents(&graph, owner).await);
             }
         }
+        // Owners confirmed absent (true) or present (false) by a live read, once per pass.
+        let mut absent: HashMap<String, bool> = HashMap::new();
         for dependent in graph
             .nodes()
             .iter()
             .filter(|n| !n.owners.is_empty() && !n.deleting)
         {
-            note(self.collect_dependent(&graph, dependent).await);
+            note(self.collect_dependent(&graph, dependent, &mut absent).await);
         }
         match first_error {
             Some(e) => Err(e),
@@ -254,11 +256,24 @@ impl GarbageCollector {
     }
 
     /// Deletes `dependent` when all its owners are gone; drops the references to those that are gone.
-    async fn collect_dependent(&self, graph: &Graph, dependent: &GraphNode) -> Result<(), GcError> {
+    async fn collect_dependent(
+        &self,
+        graph: &Graph,
+        dependent: &GraphNode,
+        absent: &mut HashMap<String, bool>,
+    ) -> Result<(), GcError> {
         let mut gone: HashSet<&str> = HashSet::new();
         for r in &dependent.owners {
             if graph.get(&r.uid).is_some() {
                 continue;
+            }
+            match absent.get(&r.uid) {
+                Some(true) => {
+                    gone.insert(&r.uid);
+                    continue;
+                }
+                Some(false) => continue,
+                None => {}
             }
             let Some(res) = self.resource_of(r) else {
                 continue; // a kind we do not watch: assume it exists
@@ -270,11 +285,14 @@ impl GarbageCollector {
             match self.client.get(&res, ns, &r.name).await {
                 Ok(obj) => {
                     let uid = obj.pointer("/metadata/uid").and_then(Value::as_str);
-                    if uid != Some(r.uid.as_str()) {
+                    let is_gone = uid != Some(r.uid.as_str());
+                    absent.insert(r.uid.clone(), is_gone);
+                    if is_gone {
                         gone.insert(&r.uid);
                     }
                 }
                 Err(e) if e.is_not_found() => {
+                    absent.insert(r.uid.clone(), true);
                     gone.insert(&r.uid);
                 }
                 Err(source) => {
