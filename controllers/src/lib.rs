@@ -9,11 +9,15 @@
 //! - [`node_lifecycle`]: marks nodes whose Lease is not renewed `Unknown`, taints them and evicts their pods.
 //! - [`scheduler`]: binds pending pods to nodes (filters, scores, `pods/binding`), from an in-memory view
 //!   of node usage.
-//!
-//! The ReplicaSet and garbage-collection controllers come next.
+//! - [`replicaset`]: keeps `spec.replicas` pods of each ReplicaSet (expectations, slow start, burst cap,
+//!   deletion ranking, adoption and release, status).
+//! - [`gc`]: the garbage collector — deletes dependents whose owners are gone, and carries out
+//!   foreground and orphan deletion.
 
+pub mod gc;
 pub mod node_agent;
 pub mod node_lifecycle;
+pub mod replicaset;
 pub mod scheduler;
 
 pub use skiff_core as core;

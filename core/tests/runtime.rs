@@ -75,6 +75,20 @@ async fn informer_syncs_and_late_handlers_get_synthetic_adds() {
 }
 
 #[tokio::test]
+async fn informer_reports_synced_when_nobody_was_waiting() {
+    let (_store, client) = setup();
+    let informer = Informer::new(Api::<ConfigMap>::all(client));
+    let (stop, shutdown) = Shutdown::new();
+    informer.start(shutdown);
+    eventually("synced without a waiter", || informer.has_synced()).await;
+    // A waiter that comes after the first list returns at once.
+    tokio::time::timeout(Duration::from_secs(5), informer.wait_for_sync())
+        .await
+        .expect("wait_for_sync after the fact");
+    stop.trigger();
+}
+
+#[tokio::test]
 async fn informer_relists_after_expired_and_reports_what_changed() {
     // A tiny watch buffer: a watcher that is not drained is closed with Expired.
     let store = Arc::new(MemoryStore::with_config(StoreConfig {

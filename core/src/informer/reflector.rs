@@ -185,7 +185,7 @@ impl<K: Resource> Informer<K> {
             }
         }
         self.stats.lists.fetch_add(1, Ordering::Relaxed);
-        let _ = self.synced.send(true);
+        self.synced.send_replace(true);
         Ok(resource_version)
     }
 
