@@ -829,7 +829,12 @@ async fn a_lost_node_is_marked_unknown_its_pods_evicted_and_it_recovers() {
         "lost",
         "",
         // The grace period must exceed the agents' 10 s lease renewal, as Kubernetes' 40 s does.
-        &["--node-monitor-grace-period", "12s", "--pod-eviction-timeout", "1s"],
+        &[
+            "--node-monitor-grace-period",
+            "12s",
+            "--pod-eviction-timeout",
+            "1s",
+        ],
     );
     let other = format!("node-lost-b-{}", cluster.subnet);
     let subnet_b = cluster.subnet + 40;
@@ -838,7 +843,10 @@ async fn a_lost_node_is_marked_unknown_its_pods_evicted_and_it_recovers() {
     let nodes: Api<skiff_core::kinds::Node> = Api::all(client.clone());
     let deadline = Instant::now() + Duration::from_secs(30);
     while nodes.get_opt(&other).await.unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the second node never registered");
+        assert!(
+            Instant::now() < deadline,
+            "the second node never registered"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut pod: Pod = serde_yaml::from_str(
@@ -847,14 +855,26 @@ async fn a_lost_node_is_marked_unknown_its_pods_evicted_and_it_recovers() {
     .unwrap();
     pod.spec.node_name = Some(other.clone());
     cluster.pods().create(&pod).await.unwrap();
-    let running = cluster.wait_for("away", "running on the second node", |p| is_running(p, "main")).await;
+    let running = cluster
+        .wait_for("away", "running on the second node", |p| {
+            is_running(p, "main")
+        })
+        .await;
     let pid_file = cluster
         .dir
         .join(&other)
         .join("runtime/containers")
-        .join(status_of(&running, "main").unwrap().container_id.as_deref().unwrap().trim_start_matches("process://"))
+        .join(
+            status_of(&running, "main")
+                .unwrap()
+                .container_id
+                .as_deref()
+                .unwrap()
+                .trim_start_matches("process://"),
+        )
         .join("started.json");
-    let started: serde_json::Value = serde_json::from_slice(&std::fs::read(pid_file).unwrap()).unwrap();
+    let started: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pid_file).unwrap()).unwrap();
     let pid = started["pid"].as_i64().unwrap() as i32;
 
     agent_b.kill().unwrap(); // the node is lost (its workload keeps running, unseen)
@@ -871,12 +891,21 @@ async fn a_lost_node_is_marked_unknown_its_pods_evicted_and_it_recovers() {
         let n = nodes.get(&other).await.unwrap();
         let pod = cluster.pods().get("away").await.unwrap();
         if node_ready(&n) == "Unknown"
-            && n.spec.taints.iter().any(|t| t.key == "node.kubernetes.io/unreachable" && t.effect == "NoExecute")
+            && n.spec
+                .taints
+                .iter()
+                .any(|t| t.key == "node.kubernetes.io/unreachable" && t.effect == "NoExecute")
             && pod.metadata.deletion_timestamp.is_some()
         {
             break;
         }
-        assert!(Instant::now() < deadline, "node {:?} taints {:?}, pod deleting {}", node_ready(&n), n.spec.taints, pod.metadata.deletion_timestamp.is_some());
+        assert!(
+            Instant::now() < deadline,
+            "node {:?} taints {:?}, pod deleting {}",
+            node_ready(&n),
+            n.spec.taints,
+            pod.metadata.deletion_timestamp.is_some()
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     assert!(pid_alive(pid), "nobody stopped the lost node's process yet");
@@ -890,12 +919,22 @@ async fn a_lost_node_is_marked_unknown_its_pods_evicted_and_it_recovers() {
         if node_ready(&n) == "True" && n.spec.taints.is_empty() && gone {
             break;
         }
-        assert!(Instant::now() < deadline, "node {:?} taints {:?}, pod gone {gone}", node_ready(&n), n.spec.taints);
+        assert!(
+            Instant::now() < deadline,
+            "node {:?} taints {:?}, pod gone {gone}",
+            node_ready(&n),
+            n.spec.taints
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    assert!(!pid_alive(pid), "the returning agent stopped the evicted pod");
+    assert!(
+        !pid_alive(pid),
+        "the returning agent stopped the evicted pod"
+    );
     agent_b.kill().unwrap();
     agent_b.wait().unwrap();
-    let _ = Command::new("ip").args(["link", "del", &format!("skiff{subnet_b}")]).status();
+    let _ = Command::new("ip")
+        .args(["link", "del", &format!("skiff{subnet_b}")])
+        .status();
     cluster.stop().await;
 }

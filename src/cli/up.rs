@@ -1,5 +1,6 @@
-//! `skiff up`: a cluster in one process — the API server on the chosen store and a node agent for this
-//! host; `skiff server` is the API server alone.
+//! `skiff up`: a cluster in one process — the API server on the chosen store, the control plane's
+//! controllers (scheduler, ReplicaSet, garbage collector, node lifecycle) and a node agent for this host;
+//! `skiff server` is the API server alone.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -147,16 +148,27 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
         let _ = tokio::signal::ctrl_c().await;
         stop.trigger();
     });
-    // The control plane's controllers.
-    let lifecycle = skiff_controllers::node_lifecycle::NodeLifecycle::new(
-        client.clone(),
-        skiff_controllers::node_lifecycle::NodeLifecycleConfig {
-            grace: args.node_monitor_grace_period,
-            eviction: args.pod_eviction_timeout,
-            ..Default::default()
-        },
-    );
-    tokio::spawn(lifecycle.run(shutdown.clone()));
+    // The control plane's controllers (`skiff server` is the API server alone).
+    if with_agent {
+        let lifecycle = skiff_controllers::node_lifecycle::NodeLifecycle::new(
+            client.clone(),
+            skiff_controllers::node_lifecycle::NodeLifecycleConfig {
+                grace: args.node_monitor_grace_period,
+                eviction: args.pod_eviction_timeout,
+                ..Default::default()
+            },
+        );
+        tokio::spawn(lifecycle.run(shutdown.clone()));
+        tokio::spawn(skiff_controllers::scheduler::run(
+            client.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(skiff_controllers::replicaset::run(
+            client.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(skiff_controllers::gc::run(client.clone(), shutdown.clone()));
+    }
     // `/readyz` answers 200, and the banner (the readiness line) is printed, once the node agent has
     // registered its Node and watches its pods.
     let (agent, mut registered) = if with_agent {

@@ -378,6 +378,9 @@ impl Client for FailingCreates {
     ) -> Result<DeleteOutcome<Value>, ClientError> {
         self.inner.delete(res, ns, name, p).await
     }
+    async fn bind(&self, ns: &str, pod: &str, node: &str) -> Result<(), ClientError> {
+        self.inner.bind(ns, pod, node).await
+    }
     async fn watch(
         &self,
         res: &ApiResource,
