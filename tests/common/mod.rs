@@ -1,0 +1,230 @@
+//! The harness of the end-to-end tests that run `skiff up` with its node agent: real processes in real
+//! cgroups and network namespaces (root needed; without root the tests skip with a printed reason, unless
+//! SKIFF_REQUIRE_ENGINES=1).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use skiff_core::client::Api;
+use skiff_core::kinds::Pod;
+use skiff_core::runtime::{LabelFilter, Runtime};
+use skiff_runtime_process::{ProcessConfig, ProcessRuntime};
+
+/// Distinct pod subnets (and bridges) for clusters running at the same time.
+static SUBNET: AtomicU8 = AtomicU8::new(0);
+
+pub fn can_run() -> bool {
+    let root = nix_is_root();
+    if !root {
+        assert!(
+            std::env::var("SKIFF_REQUIRE_ENGINES").as_deref() != Ok("1"),
+            "SKIFF_REQUIRE_ENGINES=1 but the process runtime tests need root"
+        );
+        eprintln!("skipping: the process runtime's cgroups and network namespaces need root");
+    }
+    root
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub child: Option<Child>,
+    pub node: String,
+    pub subnet: u8,
+    pub extra: Vec<String>,
+}
+
+impl Cluster {
+    pub fn start(tag: &str, labels: &str) -> Self {
+        Self::start_with(tag, labels, &[])
+    }
+
+    pub fn start_with(tag: &str, labels: &str, extra: &[&str]) -> Self {
+        let subnet =
+            100 + SUBNET.fetch_add(1, Ordering::SeqCst) * 2 + (std::process::id() % 2) as u8;
+        let dir = std::env::temp_dir().join(format!("skiff-node-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut c = Self {
+            dir,
+            child: None,
+            node: format!("node-{tag}"),
+            subnet,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        c.launch(labels);
+        c
+    }
+
+    pub fn launch(&mut self, labels: &str) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
+            .args(["up", "--port", "0", "--data-dir"])
+            .arg(&self.dir)
+            .args(["--node-name", &self.node, "--pod-cidr"])
+            .arg(format!("10.244.{}.0/24", self.subnet))
+            .args(if labels.is_empty() {
+                vec![]
+            } else {
+                vec!["--node-labels", labels]
+            })
+            .args(&self.extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        reader.read_line(&mut first).unwrap();
+        assert!(first.contains("is up"), "skiff up said {first:?}");
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        self.child = Some(child);
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig.yaml")
+    }
+
+    pub fn pods(&self) -> Api<Pod> {
+        let client = skiff_api::HttpClient::from_kubeconfig(&self.kubeconfig()).unwrap();
+        Api::namespaced(Arc::new(client), "default")
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> (bool, String) {
+        let home = self.dir.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let out = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("HOME", home)
+            .output()
+            .expect("kubectl on PATH");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
+    /// Creates a pod from YAML, bound to this node.
+    pub async fn create(&self, yaml: &str) -> Pod {
+        let mut pod: Pod = serde_yaml::from_str(yaml).unwrap();
+        pod.spec.node_name = Some(self.node.clone());
+        self.pods().create(&pod).await.unwrap()
+    }
+
+    pub async fn wait_for(&self, name: &str, what: &str, f: impl Fn(&Pod) -> bool) -> Pod {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(p) = self.pods().get(name).await {
+                if f(&p) {
+                    return p;
+                }
+                if Instant::now() > deadline {
+                    panic!(
+                        "pod {name}: timed out waiting for {what}; status: {}",
+                        serde_json::to_string_pretty(&p.status).unwrap()
+                    );
+                }
+            } else if Instant::now() > deadline {
+                panic!("pod {name}: timed out waiting for {what} (pod not found)");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn runtime(&self) -> ProcessRuntime {
+        let mut config = ProcessConfig::new(self.dir.join("runtime"));
+        config.pod_subnet = [10, 244, self.subnet];
+        config.bridge = format!("skiff{}", self.subnet);
+        ProcessRuntime::new(config).unwrap()
+    }
+
+    /// The main pid of a container, from the runtime's records.
+    pub fn pid(&self, container_id: &str) -> i32 {
+        let id = container_id.trim_start_matches("process://");
+        let started: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(
+                self.dir
+                    .join("runtime/containers")
+                    .join(id)
+                    .join("started.json"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        started["pid"].as_i64().unwrap() as i32
+    }
+
+    pub fn kill_agent(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops skiff and removes every pod it ran (processes, cgroups, namespaces).
+    pub async fn stop(mut self) {
+        self.kill_agent();
+        let rt = self.runtime();
+        for sb in rt.list_sandboxes(&LabelFilter::new()).await.unwrap() {
+            rt.remove_pod_sandbox(&sb.id).await.unwrap();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("skiff{}", self.subnet)])
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill_agent();
+    }
+}
+
+pub fn status_of<'a>(pod: &'a Pod, name: &str) -> Option<&'a skiff_core::kinds::ContainerStatus> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .iter()
+        .find(|c| c.name == name)
+}
+
+pub fn is_running(pod: &Pod, name: &str) -> bool {
+    status_of(pod, name).is_some_and(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z")
+}
+
+/// A second node agent in its own process (`skiff node`), joining `cluster` over HTTPS.
+pub fn second_node(cluster: &Cluster, name: &str, subnet: u8) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_skiff"))
+        .args(["node", "--kubeconfig"])
+        .arg(cluster.kubeconfig())
+        .args(["--node-name", name, "--pod-cidr"])
+        .arg(format!("10.244.{subnet}.0/24"))
+        .arg("--data-dir")
+        .arg(cluster.dir.join(name))
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
