@@ -185,6 +185,7 @@ impl Cluster {
         }
         let _ = Command::new("ip")
             .args(["link", "del", &format!("skiff{}", self.subnet)])
+            .stderr(Stdio::null())
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }

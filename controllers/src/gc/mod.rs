@@ -308,9 +308,33 @@ impl GarbageCollector {
             Ok(())
         } else if gone.len() == dependent.owners.len() {
             tracing::info!(object = %dependent.key(), kind = %dependent.resource.kind, "deleting: owners are gone");
-            self.delete(dependent, PropagationPolicy::Background).await
+            // Only the version this decision was made on: an orphaning delete may have just removed
+            // the owner references (the cache can lag behind the owner's disappearance).
+            self.delete_if_unchanged(dependent).await
         } else {
             self.remove_owner_references(dependent, &gone).await
+        }
+    }
+
+    async fn delete_if_unchanged(&self, node: &GraphNode) -> Result<(), GcError> {
+        let params = DeleteParams {
+            precondition_uid: Some(node.uid.clone()),
+            precondition_resource_version: node.resource_version.clone(),
+            ..DeleteParams::default()
+        };
+        match self
+            .client
+            .delete(&node.resource, node.namespace.as_deref(), &node.name, &params)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Gone, replaced or changed meanwhile: the next pass looks again.
+            Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
+            Err(source) => Err(GcError::Client {
+                action: "deleting",
+                object: node.key(),
+                source,
+            }),
         }
     }
 
