@@ -188,11 +188,26 @@ fn main() {
         let mut running: HashSet<String> = HashSet::new();
         let mut created: HashSet<String> = HashSet::new();
         let mut first_running = None;
+        let mut bound: HashSet<String> = HashSet::new();
+        let mut report = Instant::now();
         while running.len() < REPLICAS as usize {
+            if report.elapsed() > Duration::from_secs(2) {
+                report = Instant::now();
+                eprintln!(
+                    "  {:5.1} s: {} pods created, {} bound, {} running",
+                    t0.elapsed().as_secs_f64(),
+                    created.len(),
+                    bound.len(),
+                    running.len()
+                );
+            }
             match tokio::time::timeout(Duration::from_secs(120), watch.next()).await {
                 Ok(Some(Ok(Event::Added(p) | Event::Modified(p)))) => {
                     let name = p.metadata.name.clone().unwrap_or_default();
                     created.insert(name.clone());
+                    if p.spec.node_name.is_some() {
+                        bound.insert(name.clone());
+                    }
                     if p.phase() == "Running" {
                         running.insert(name);
                         first_running.get_or_insert_with(|| t0.elapsed());
