@@ -38,14 +38,20 @@ struct SimRuntime {
 
 impl SimRuntime {
     fn id(&self) -> String {
-        format!("sim{}", self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        format!(
+            "sim{}",
+            self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        )
     }
 }
 
 #[async_trait]
 impl Runtime for SimRuntime {
     async fn version(&self) -> Result<RuntimeVersion, RuntimeError> {
-        Ok(RuntimeVersion { name: "sim".into(), version: "0".into() })
+        Ok(RuntimeVersion {
+            name: "sim".into(),
+            version: "0".into(),
+        })
     }
     async fn run_pod_sandbox(&self, c: &SandboxConfig) -> Result<String, RuntimeError> {
         let id = self.id();
@@ -70,19 +76,43 @@ impl Runtime for SimRuntime {
     }
     async fn remove_pod_sandbox(&self, id: &str) -> Result<(), RuntimeError> {
         self.sandboxes.lock().unwrap().remove(id);
-        self.containers.lock().unwrap().retain(|_, c| c.sandbox_id != id);
+        self.containers
+            .lock()
+            .unwrap()
+            .retain(|_, c| c.sandbox_id != id);
         Ok(())
     }
     async fn sandbox_status(&self, id: &str) -> Result<SandboxInfo, RuntimeError> {
-        self.sandboxes.lock().unwrap().get(id).cloned().ok_or(RuntimeError::NotFound { what: "sandbox", id: id.into() })
+        self.sandboxes
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or(RuntimeError::NotFound {
+                what: "sandbox",
+                id: id.into(),
+            })
     }
     async fn list_sandboxes(&self, f: &LabelFilter) -> Result<Vec<SandboxInfo>, RuntimeError> {
-        Ok(self.sandboxes.lock().unwrap().values().filter(|s| f.matches(&s.labels)).cloned().collect())
+        Ok(self
+            .sandboxes
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|s| f.matches(&s.labels))
+            .cloned()
+            .collect())
     }
     async fn ensure_image(&self, r: &ImageRequest) -> Result<ImageInfo, RuntimeError> {
-        Ok(ImageInfo { id: format!("sim://{}", r.image) })
+        Ok(ImageInfo {
+            id: format!("sim://{}", r.image),
+        })
     }
-    async fn create_container(&self, sandbox: &str, c: &ContainerConfig) -> Result<String, RuntimeError> {
+    async fn create_container(
+        &self,
+        sandbox: &str,
+        c: &ContainerConfig,
+    ) -> Result<String, RuntimeError> {
         let id = self.id();
         self.containers.lock().unwrap().insert(
             id.clone(),
@@ -127,12 +157,31 @@ impl Runtime for SimRuntime {
         Ok(())
     }
     async fn container_status(&self, id: &str) -> Result<ContainerInfo, RuntimeError> {
-        self.containers.lock().unwrap().get(id).cloned().ok_or(RuntimeError::NotFound { what: "container", id: id.into() })
+        self.containers
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or(RuntimeError::NotFound {
+                what: "container",
+                id: id.into(),
+            })
     }
     async fn list_containers(&self, f: &LabelFilter) -> Result<Vec<ContainerInfo>, RuntimeError> {
-        Ok(self.containers.lock().unwrap().values().filter(|c| f.matches(&c.labels)).cloned().collect())
+        Ok(self
+            .containers
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|c| f.matches(&c.labels))
+            .cloned()
+            .collect())
     }
-    async fn logs(&self, _id: &str, _o: &LogOptions) -> Result<BoxStream<'static, Result<Bytes, RuntimeError>>, RuntimeError> {
+    async fn logs(
+        &self,
+        _id: &str,
+        _o: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<Bytes, RuntimeError>>, RuntimeError> {
         Ok(futures::stream::empty().boxed())
     }
     async fn exec(&self, _id: &str, _c: &[String], _io: ExecIo) -> Result<i32, RuntimeError> {
@@ -151,7 +200,10 @@ fn rss_mb() -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(DurableStore::open(dir.path().join("skiff.db")).unwrap());

@@ -324,7 +324,12 @@ impl GarbageCollector {
         };
         match self
             .client
-            .delete(&node.resource, node.namespace.as_deref(), &node.name, &params)
+            .delete(
+                &node.resource,
+                node.namespace.as_deref(),
+                &node.name,
+                &params,
+            )
             .await
         {
             Ok(_) => Ok(()),
