@@ -25,6 +25,18 @@ fn param<'a>(q: &'a Pairs, key: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// The names of the containers at `pointer` (`/spec/containers`, `/spec/initContainers`).
+fn container_names(pod: &Value, pointer: &str) -> Vec<String> {
+    pod.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The pod, the container a request is about (as Kubernetes picks it), and where its agent listens.
 async fn locate(
     s: &ApiServer,
@@ -37,24 +49,8 @@ async fn locate(
         .get(&Pod::api_resource(), Some(ns), name)
         .await
         .map_err(ApiError::from)?;
-    let containers: Vec<String> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| c["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let inits: Vec<String> = pod
-        .pointer("/spec/initContainers")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| c["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let containers = container_names(&pod, "/spec/containers");
+    let inits = container_names(&pod, "/spec/initContainers");
     let default = pod
         .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
         .and_then(Value::as_str)

@@ -242,7 +242,7 @@ impl GarbageCollector {
             } else {
                 PropagationPolicy::Foreground
             };
-            self.delete(d, policy).await?;
+            self.delete(d, policy, false).await?;
         }
         let blocking = dependents.iter().any(|d| {
             d.owners
@@ -310,43 +310,26 @@ impl GarbageCollector {
             tracing::info!(object = %dependent.key(), kind = %dependent.resource.kind, "deleting: owners are gone");
             // Only the version this decision was made on: an orphaning delete may have just removed
             // the owner references (the cache can lag behind the owner's disappearance).
-            self.delete_if_unchanged(dependent).await
+            self.delete(dependent, PropagationPolicy::Background, true)
+                .await
         } else {
             self.remove_owner_references(dependent, &gone).await
         }
     }
 
-    async fn delete_if_unchanged(&self, node: &GraphNode) -> Result<(), GcError> {
-        let params = DeleteParams {
-            precondition_uid: Some(node.uid.clone()),
-            precondition_resource_version: node.resource_version.clone(),
-            ..DeleteParams::default()
-        };
-        match self
-            .client
-            .delete(
-                &node.resource,
-                node.namespace.as_deref(),
-                &node.name,
-                &params,
-            )
-            .await
-        {
-            Ok(_) => Ok(()),
-            // Gone, replaced or changed meanwhile: the next pass looks again.
-            Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
-            Err(source) => Err(GcError::Client {
-                action: "deleting",
-                object: node.key(),
-                source,
-            }),
-        }
-    }
-
-    async fn delete(&self, node: &GraphNode, policy: PropagationPolicy) -> Result<(), GcError> {
+    /// Deletes `node` (the same object: UID precondition; with `at_version`, only as it was seen).
+    async fn delete(
+        &self,
+        node: &GraphNode,
+        policy: PropagationPolicy,
+        at_version: bool,
+    ) -> Result<(), GcError> {
         let params = DeleteParams {
             propagation_policy: policy,
             precondition_uid: Some(node.uid.clone()),
+            precondition_resource_version: at_version
+                .then(|| node.resource_version.clone())
+                .flatten(),
             ..DeleteParams::default()
         };
         match self

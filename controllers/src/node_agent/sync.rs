@@ -431,52 +431,33 @@ async fn start(
         }
         Err(e) => {
             let msg = e.to_string();
-            event(
-                agent,
-                pod,
-                EventType::Warning,
-                "Failed",
-                &format!("Failed to pull image {image:?}: {msg}"),
-                field.clone(),
-            )
-            .await;
-            plan.wait(&c.name, "ErrImagePull", msg);
-            plan.requeue_in(agent.config.backoff_initial);
-            return;
+            let event_message = format!("Failed to pull image {image:?}: {msg}");
+            let failure = Failure::new("Failed", event_message, "ErrImagePull", msg);
+            return start_failed(agent, pod, &c.name, field, failure, plan).await;
         }
     }
     let env = match environment(agent, pod, c, sandbox).await {
         Ok(env) => env,
         Err(msg) => {
-            event(
-                agent,
-                pod,
-                EventType::Warning,
+            let failure = Failure::new(
                 "Failed",
-                &format!("Error: {msg}"),
-                field.clone(),
-            )
-            .await;
-            plan.wait(&c.name, "CreateContainerConfigError", msg);
-            plan.requeue_in(agent.config.backoff_initial);
-            return;
+                format!("Error: {msg}"),
+                "CreateContainerConfigError",
+                msg,
+            );
+            return start_failed(agent, pod, &c.name, field, failure, plan).await;
         }
     };
     let mounts = match volumes::mounts(agent, pod, c).await {
         Ok(m) => m,
         Err(msg) => {
-            event(
-                agent,
-                pod,
-                EventType::Warning,
+            let failure = Failure::new(
                 "FailedMount",
-                &msg,
-                field.clone(),
-            )
-            .await;
-            plan.wait(&c.name, "CreateContainerConfigError", msg);
-            plan.requeue_in(agent.config.backoff_initial);
-            return;
+                msg.clone(),
+                "CreateContainerConfigError",
+                msg,
+            );
+            return start_failed(agent, pod, &c.name, field, failure, plan).await;
         }
     };
     let mut l = std::collections::BTreeMap::new();
@@ -517,18 +498,8 @@ async fn start(
             } else {
                 "CreateContainerError"
             };
-            event(
-                agent,
-                pod,
-                EventType::Warning,
-                "Failed",
-                &format!("Error: {e}"),
-                field.clone(),
-            )
-            .await;
-            plan.wait(&c.name, reason, e.to_string());
-            plan.requeue_in(agent.config.backoff_initial);
-            return;
+            let failure = Failure::new("Failed", format!("Error: {e}"), reason, e.to_string());
+            return start_failed(agent, pod, &c.name, field, failure, plan).await;
         }
     };
     event(
@@ -565,6 +536,52 @@ async fn start(
             plan.requeue_in(agent.config.backoff_initial);
         }
     }
+}
+
+/// Why a container could not be started: the warning event, and the reason it waits with.
+struct Failure {
+    event_reason: &'static str,
+    event_message: String,
+    waiting_reason: &'static str,
+    waiting_message: String,
+}
+
+impl Failure {
+    fn new(
+        event_reason: &'static str,
+        event_message: String,
+        waiting_reason: &'static str,
+        waiting_message: String,
+    ) -> Self {
+        Self {
+            event_reason,
+            event_message,
+            waiting_reason,
+            waiting_message,
+        }
+    }
+}
+
+/// Records a failed start: the event, the waiting reason, and a look again after the first back-off.
+async fn start_failed(
+    agent: &NodeAgent,
+    pod: &Pod,
+    container: &str,
+    field: Option<String>,
+    failure: Failure,
+    plan: &mut Plan,
+) {
+    event(
+        agent,
+        pod,
+        EventType::Warning,
+        failure.event_reason,
+        &failure.event_message,
+        field,
+    )
+    .await;
+    plan.wait(container, failure.waiting_reason, failure.waiting_message);
+    plan.requeue_in(agent.config.backoff_initial);
 }
 
 /// Restarts an exited container unless it is in back-off (then it waits with CrashLoopBackOff).
