@@ -384,3 +384,66 @@ async fn watch_from_a_resource_version_and_expired() {
         .expect("a compacted resourceVersion");
     assert!(err.is_expired(), "{err}");
 }
+
+#[tokio::test]
+async fn a_field_selected_watch_sees_pods_arrive_change_and_leave_its_node() {
+    let c = client();
+    let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
+    let params = WatchParams {
+        field_selector: Some("spec.nodeName=n1".into()),
+        resource_version: Some(
+            pods.list(&ListParams::default())
+                .await
+                .unwrap()
+                .metadata
+                .resource_version
+                .unwrap(),
+        ),
+        ..WatchParams::default()
+    };
+    let mut events = Api::<Pod>::all(c.clone()).watch(&params).await.unwrap();
+    pods.create(&pod("unbound")).await.unwrap();
+    let mut elsewhere = pod("elsewhere");
+    elsewhere.spec.node_name = Some("n10".into()); // "n1" is a prefix: still not a match
+    pods.create(&elsewhere).await.unwrap();
+    pods.patch(
+        "unbound",
+        &Patch::Merge(serde_json::json!({"spec": {"nodeName": "n1"}})),
+    )
+    .await
+    .unwrap();
+    pods.patch_status(
+        "unbound",
+        &Patch::Merge(serde_json::json!({"status": {"phase": "Running"}})),
+    )
+    .await
+    .unwrap();
+    pods.patch(
+        "unbound",
+        &Patch::Merge(serde_json::json!({"spec": {"nodeName": "n2"}})),
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let ev = tokio::time::timeout(Duration::from_secs(2), events.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push(match ev {
+            Event::Added(p) => format!("added {}", p.metadata.name.unwrap()),
+            Event::Modified(p) => format!("modified {}", p.phase()),
+            Event::Deleted(p) => format!("deleted {}", p.spec.node_name.unwrap()),
+            Event::Bookmark(_) => "bookmark".into(),
+        });
+    }
+    // Moving off the node is a DELETED for this watch (carrying the object as it is now).
+    assert_eq!(seen, ["added unbound", "modified Running", "deleted n2"]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), events.next())
+            .await
+            .is_err(),
+        "nothing about the pod on n10"
+    );
+}

@@ -168,6 +168,44 @@ fn random_suffix() -> String {
 struct Filter {
     labels: Selector,
     fields: FieldSelector,
+    /// Byte strings an object's stored JSON must contain to possibly match (from `=` terms on plain
+    /// string fields, e.g. `"nodeName":"node-1"`): a watch skips decoding events that lack them, which
+    /// matters when many watchers each see every change (a node agent per node).
+    needles: Vec<Vec<u8>>,
+}
+
+/// Fields whose value is a plain JSON string under the field's last name in the stored object.
+const NEEDLE_FIELDS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "status.phase",
+];
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn fields_needles(fields: &FieldSelector) -> Vec<Vec<u8>> {
+    use crate::selector::FieldOperator;
+    let plain = |v: &str| {
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
+    };
+    fields
+        .requirements()
+        .iter()
+        .filter(|r| {
+            r.op == FieldOperator::Equals
+                && NEEDLE_FIELDS.contains(&r.field.as_str())
+                && plain(&r.value)
+        })
+        .filter_map(|r| {
+            let last = r.field.rsplit('.').next()?;
+            Some(format!("\"{last}\":\"{}\"", r.value).into_bytes())
+        })
+        .collect()
 }
 
 impl Filter {
@@ -180,7 +218,17 @@ impl Filter {
             .unwrap_or("")
             .parse()
             .map_err(|e| bad_request(format!("invalid fieldSelector: {e}")))?;
-        Ok(Self { labels, fields })
+        let needles = fields_needles(&fields);
+        Ok(Self {
+            labels,
+            fields,
+            needles,
+        })
+    }
+
+    /// False when the stored bytes cannot match (a cheap test before decoding).
+    fn may_match(&self, stored: &[u8]) -> bool {
+        self.needles.iter().all(|n| contains(stored, n))
     }
 
     fn is_empty(&self) -> bool {
@@ -394,6 +442,13 @@ impl InProcessClient {
         filter: Arc<Filter>,
         ev: crate::store::WatchEvent,
     ) -> Option<Result<RawEvent, ClientError>> {
+        if !filter.needles.is_empty() {
+            let new_may = ev.kind != EventKind::Delete && filter.may_match(&ev.kv.value);
+            let old_may = ev.prev.as_ref().is_some_and(|p| filter.may_match(&p.value));
+            if !new_may && !old_may {
+                return None;
+            }
+        }
         let new = match ev.kind {
             EventKind::Delete => None,
             _ => Some(decode(&ev.kv, &res)),
