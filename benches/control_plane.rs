@@ -221,9 +221,12 @@ fn main() {
         for mut r in registered {
             let _ = r.wait_for(|v| *v).await;
         }
-        tokio::spawn(skiff_controllers::scheduler::run(client.clone(), shutdown.clone()));
-        tokio::spawn(skiff_controllers::replicaset::run(client.clone(), shutdown.clone()));
-        tokio::spawn(skiff_controllers::gc::run(client.clone(), shutdown.clone()));
+        // What `skiff up` runs: scheduler, ReplicaSet controller, GC, node lifecycle, on shared informers.
+        skiff_controllers::control_plane::start(
+            client.clone(),
+            skiff_controllers::node_lifecycle::NodeLifecycleConfig::default(),
+            shutdown.clone(),
+        );
         let rss_before = rss_mb();
 
         let pods: Api<Pod> = Api::namespaced(client.clone(), "default");

@@ -4,6 +4,7 @@
 //! and a `Reconciler`), so they run beside the API server in `skiff up` or in another process over
 //! HTTP unchanged.
 //!
+//! - [`control_plane`]: the four controllers below the node agent, started together on shared informers.
 //! - [`node_agent`]: the kubelet — registers its Node, heartbeats through a Lease, and drives every pod
 //!   bound to it through a [`Runtime`](skiff_core::runtime::Runtime).
 //! - [`node_lifecycle`]: marks nodes whose Lease is not renewed `Unknown`, taints them and evicts their pods.
@@ -14,6 +15,7 @@
 //! - [`gc`]: the garbage collector — deletes dependents whose owners are gone, and carries out
 //!   foreground and orphan deletion.
 
+pub mod control_plane;
 pub mod gc;
 pub mod node_agent;
 pub mod node_lifecycle;

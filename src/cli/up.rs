@@ -150,24 +150,15 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
     });
     // The control plane's controllers (`skiff server` is the API server alone).
     if with_agent {
-        let lifecycle = skiff_controllers::node_lifecycle::NodeLifecycle::new(
+        skiff_controllers::control_plane::start(
             client.clone(),
             skiff_controllers::node_lifecycle::NodeLifecycleConfig {
                 grace: args.node_monitor_grace_period,
                 eviction: args.pod_eviction_timeout,
                 ..Default::default()
             },
+            shutdown.clone(),
         );
-        tokio::spawn(lifecycle.run(shutdown.clone()));
-        tokio::spawn(skiff_controllers::scheduler::run(
-            client.clone(),
-            shutdown.clone(),
-        ));
-        tokio::spawn(skiff_controllers::replicaset::run(
-            client.clone(),
-            shutdown.clone(),
-        ));
-        tokio::spawn(skiff_controllers::gc::run(client.clone(), shutdown.clone()));
     }
     // `/readyz` answers 200, and the banner (the readiness line) is printed, once the node agent has
     // registered its Node and watches its pods.

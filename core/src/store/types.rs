@@ -81,7 +81,7 @@ pub struct ListResult {
 /// Tuning shared by the backends that keep history in memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreConfig {
-    /// How many revisions of history are kept for watches and paged lists (default 100,000); older
+    /// How many revisions of history are kept for watches and paged lists (default 10,000); older
     /// history is compacted automatically.
     pub history_window: i64,
     /// Events buffered per watcher before it is closed with `Expired` (default 10,000).
@@ -91,7 +91,7 @@ pub struct StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            history_window: 100_000,
+            history_window: 10_000,
             watch_buffer: 10_000,
         }
     }
