@@ -61,12 +61,29 @@ fn bridge_name([a, b, c]: [u8; 3]) -> String {
     }
 }
 
+/// The host name as a valid Node name (lower case; other characters than `a-z 0-9 . -` become `-`).
 fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_lowercase())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "node".into())
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name: String = raw
+        .trim()
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name
+        .trim_matches(|c: char| c == '-' || c == '.')
+        .to_string();
+    if name.is_empty() {
+        "node".into()
+    } else {
+        name
+    }
 }
 
 /// Parses `--node-labels`; the error names the flag and the bad entry.
