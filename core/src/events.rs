@@ -37,6 +37,9 @@ struct AggregationKey {
     message: String,
 }
 
+/// How many distinct events a [`Recorder`] remembers for aggregation.
+pub const MAX_REMEMBERED: usize = 4096;
+
 /// Publishes events for one component (e.g. `scheduler`, or `kubelet` on host `node-1`).
 ///
 /// ```
@@ -140,10 +143,13 @@ impl Recorder {
             ..Event::default()
         };
         let created = api.create(&ev).await?;
-        self.seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, (namespace, name));
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded like client-go's event cache (4,096 entries): when full it starts over, so a repeat
+        // of a long-forgotten event becomes a new Event instead of memory growing without end.
+        if seen.len() >= MAX_REMEMBERED {
+            seen.clear();
+        }
+        seen.insert(key, (namespace, name));
         Ok(created)
     }
 }

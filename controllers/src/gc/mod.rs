@@ -37,6 +37,9 @@ use tokio::sync::Notify;
 
 use graph::{Graph, GraphNode, FOREGROUND, ORPHAN};
 
+/// The shortest time between the starts of two passes woken by changes.
+pub const MIN_PASS_INTERVAL: Duration = Duration::from_millis(500);
+
 /// How often a full pass runs even when nothing changed.
 pub const RESYNC: Duration = Duration::from_secs(30);
 
@@ -169,6 +172,7 @@ impl GarbageCollector {
         }
         tracing::info!("garbage collector: caches synced");
         loop {
+            let began = tokio::time::Instant::now();
             let delay = match self.collect().await {
                 Ok(()) => RESYNC,
                 Err(e) => {
@@ -177,7 +181,14 @@ impl GarbageCollector {
                 }
             };
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => {
+                    // A pass is O(objects watched): under a stream of changes, at most one per
+                    // MIN_PASS_INTERVAL, the changes meanwhile coalesced into the next one.
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(began + MIN_PASS_INTERVAL) => {}
+                        _ = shutdown.wait() => return,
+                    }
+                }
                 _ = tokio::time::sleep(delay) => {}
                 _ = shutdown.wait() => return,
             }
