@@ -10,7 +10,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHand
 use skiff_core::store::engine::{Engine, Op};
 use skiff_core::store::{
     EventKind, KeyValue, ListOptions, ListResult, Store, StoreConfig, StoreError, WatchEvent,
-    WatchStream,
+    WatchFilter, WatchStream,
 };
 use tokio::sync::oneshot;
 
@@ -422,6 +422,16 @@ impl Store for DurableStore {
 
     async fn watch(&self, prefix: &str, from_revision: i64) -> Result<WatchStream, StoreError> {
         self.engine.watch(prefix, from_revision)
+    }
+
+    async fn watch_filtered(
+        &self,
+        prefix: &str,
+        from_revision: i64,
+        filter: WatchFilter,
+    ) -> Result<WatchStream, StoreError> {
+        self.engine
+            .watch_filtered(prefix, from_revision, Some(filter))
     }
 
     async fn current_revision(&self) -> Result<i64, StoreError> {

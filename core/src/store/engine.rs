@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::watch::{LocalWatch, WatcherHandle};
+use super::watch::{LocalWatch, WatchFilter, WatcherHandle};
 use super::{
     EventKind, KeyValue, ListOptions, ListResult, StoreConfig, StoreError, WatchEvent, WatchStream,
 };
@@ -300,6 +300,17 @@ impl Engine {
 
     /// Every change under `prefix` after `from_revision` (0 = from now).
     pub fn watch(&self, prefix: &str, from_revision: i64) -> Result<WatchStream, StoreError> {
+        self.watch_filtered(prefix, from_revision, None)
+    }
+
+    /// Like [`watch`](Self::watch), delivering only the events `filter` accepts (the others are never
+    /// queued for this watcher).
+    pub fn watch_filtered(
+        &self,
+        prefix: &str,
+        from_revision: i64,
+        filter: Option<WatchFilter>,
+    ) -> Result<WatchStream, StoreError> {
         let mut state = self.lock();
         let from = if from_revision <= 0 {
             state.revision
@@ -317,6 +328,7 @@ impl Engine {
             .log
             .range(start..)
             .filter(|ev| ev.kv.key.starts_with(prefix))
+            .filter(|ev| filter.as_ref().is_none_or(|f| f(ev)))
             .cloned()
             .collect();
         let (tx, rx) = mpsc::channel(self.config.watch_buffer.max(1));
@@ -324,6 +336,7 @@ impl Engine {
         let last_revision = from.max(state.revision);
         state.watchers.push(WatcherHandle {
             prefix: prefix.to_string(),
+            filter,
             tx,
             lagged: lagged.clone(),
             last_revision,

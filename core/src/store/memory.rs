@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 
 use super::engine::{Engine, Op};
-use super::{KeyValue, ListOptions, ListResult, Store, StoreConfig, StoreError, WatchStream};
+use super::{
+    KeyValue, ListOptions, ListResult, Store, StoreConfig, StoreError, WatchFilter, WatchStream,
+};
 
 /// A store that lives in memory only: same semantics as the durable and etcd stores, gone on exit.
 pub struct MemoryStore {
@@ -77,6 +79,16 @@ impl Store for MemoryStore {
 
     async fn watch(&self, prefix: &str, from_revision: i64) -> Result<WatchStream, StoreError> {
         self.engine.watch(prefix, from_revision)
+    }
+
+    async fn watch_filtered(
+        &self,
+        prefix: &str,
+        from_revision: i64,
+        filter: WatchFilter,
+    ) -> Result<WatchStream, StoreError> {
+        self.engine
+            .watch_filtered(prefix, from_revision, Some(filter))
     }
 
     async fn current_revision(&self) -> Result<i64, StoreError> {

@@ -42,7 +42,7 @@ pub use error::StoreError;
 pub use keys::{object_key, resource_prefix};
 pub use memory::MemoryStore;
 pub use types::{EventKind, KeyValue, ListOptions, ListResult, StoreConfig, WatchEvent};
-pub use watch::WatchStream;
+pub use watch::{WatchFilter, WatchStream};
 
 /// What every backend implements. All methods are safe to call concurrently.
 #[async_trait]
@@ -72,6 +72,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every change under `prefix` after `from_revision` (0 = from now), in revision order.
     async fn watch(&self, prefix: &str, from_revision: i64) -> Result<WatchStream, StoreError>;
+
+    /// Like [`watch`](Self::watch), with only the events `filter` accepts. Backends that fan events out
+    /// themselves (the engine-backed stores) apply it before queueing an event for the watcher, so a
+    /// watcher interested in a small part of a busy prefix costs little; the default filters the stream.
+    async fn watch_filtered(
+        &self,
+        prefix: &str,
+        from_revision: i64,
+        filter: WatchFilter,
+    ) -> Result<WatchStream, StoreError> {
+        use futures::StreamExt;
+        let stream = self.watch(prefix, from_revision).await?;
+        Ok(WatchStream::new(stream.filter(move |item| {
+            futures::future::ready(item.as_ref().map_or(true, |ev| filter(ev)))
+        })))
+    }
 
     /// The revision of the last write.
     async fn current_revision(&self) -> Result<i64, StoreError>;

@@ -46,9 +46,15 @@ impl std::fmt::Debug for WatchStream {
     }
 }
 
+/// A predicate on events a watcher wants; the others are never queued for it (see
+/// [`Store::watch_filtered`](super::Store::watch_filtered)).
+pub type WatchFilter = Arc<dyn Fn(&WatchEvent) -> bool + Send + Sync>;
+
 /// The writer's end of one watcher: a bounded channel and a flag set when it overflowed.
 pub(crate) struct WatcherHandle {
     pub prefix: String,
+    /// Events failing it are skipped at the source.
+    pub filter: Option<WatchFilter>,
     pub tx: mpsc::Sender<WatchEvent>,
     pub lagged: Arc<AtomicBool>,
     pub last_revision: i64,
@@ -60,7 +66,10 @@ impl WatcherHandle {
     /// Delivers an event without blocking; returns false when the watcher must be dropped
     /// (its buffer is full, or it went away).
     pub fn offer(&mut self, event: &WatchEvent) -> bool {
-        if event.revision() <= self.after || !event.kv.key.starts_with(&self.prefix) {
+        if event.revision() <= self.after
+            || !event.kv.key.starts_with(&self.prefix)
+            || self.filter.as_ref().is_some_and(|f| !f(event))
+        {
             return true;
         }
         match self.tx.try_send(event.clone()) {
