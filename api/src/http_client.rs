@@ -111,6 +111,14 @@ impl HttpClientBuilder {
     }
 }
 
+/// The error of a non-2xx answer: its `Status` when it is one, else the body as the message.
+fn refusal(code: u16, body: &[u8]) -> ClientError {
+    match serde_json::from_slice::<Status>(body) {
+        Ok(status) if status.code.is_some() => ClientError::Api(Box::new(status)),
+        _ => ClientError::api(code, "Unknown", String::from_utf8_lossy(body).into_owned()),
+    }
+}
+
 impl HttpClient {
     /// A client of the server at `base`, trusting the system's CAs, without token.
     pub fn new(base: &str) -> Self {
@@ -192,14 +200,7 @@ impl HttpClient {
         if (200..300).contains(&code) {
             return serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode(e.to_string()));
         }
-        Err(match serde_json::from_slice::<Status>(&bytes) {
-            Ok(status) if status.code.is_some() => ClientError::Api(Box::new(status)),
-            _ => ClientError::api(
-                code,
-                "Unknown",
-                String::from_utf8_lossy(&bytes).into_owned(),
-            ),
-        })
+        Err(refusal(code, &bytes))
     }
 
     fn namespaced_body_ns<'a>(
@@ -428,14 +429,7 @@ impl Client for HttpClient {
         if !resp.status().is_success() {
             let code = resp.status().as_u16();
             let bytes = resp.bytes().await.unwrap_or_default();
-            return Err(match serde_json::from_slice::<Status>(&bytes) {
-                Ok(s) if s.code.is_some() => ClientError::Api(Box::new(s)),
-                _ => ClientError::api(
-                    code,
-                    "Unknown",
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                ),
-            });
+            return Err(refusal(code, &bytes));
         }
         let bytes = resp.bytes_stream();
         let lines = futures::stream::unfold(
@@ -533,14 +527,7 @@ impl HttpClient {
         if !resp.status().is_success() {
             let code = resp.status().as_u16();
             let bytes = resp.bytes().await.unwrap_or_default();
-            return Err(match serde_json::from_slice::<Status>(&bytes) {
-                Ok(s) if s.code.is_some() => ClientError::Api(Box::new(s)),
-                _ => ClientError::api(
-                    code,
-                    "Unknown",
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                ),
-            });
+            return Err(refusal(code, &bytes));
         }
         Ok(resp
             .bytes_stream()

@@ -37,9 +37,11 @@ pub struct KubeletServer {
     token: String,
 }
 
-type Pairs = Vec<(String, String)>;
+/// A request's query, repeated keys kept (`command=ls&command=-l`).
+pub(crate) type Pairs = Vec<(String, String)>;
 
-fn param<'a>(q: &'a Pairs, key: &str) -> Option<&'a str> {
+/// The first value of `key`.
+pub(crate) fn param<'a>(q: &'a Pairs, key: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
@@ -106,13 +108,7 @@ impl KubeletServer {
             .list_containers(&filter)
             .await
             .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let attempt = |c: &ContainerInfo| {
-            c.labels
-                .get(labels::ATTEMPT)
-                .and_then(|a| a.parse::<i64>().ok())
-                .unwrap_or(0)
-        };
-        all.sort_by_key(|c| std::cmp::Reverse((attempt(c), c.created_at)));
+        all.sort_by_key(|c| std::cmp::Reverse((labels::attempt(&c.labels), c.created_at)));
         let index = usize::from(previous);
         all.into_iter().nth(index).ok_or_else(|| {
             let what = if previous {

@@ -19,11 +19,7 @@ use super::response::ApiError;
 use super::ApiServer;
 use crate::kubelet::{KubeletTarget, EXEC_PROTOCOLS};
 
-type Pairs = Vec<(String, String)>;
-
-fn param<'a>(q: &'a Pairs, key: &str) -> Option<&'a str> {
-    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
+use crate::kubelet::{param, Pairs};
 
 /// The names of the containers at `pointer` (`/spec/containers`, `/spec/initContainers`).
 fn container_names(pod: &Value, pointer: &str) -> Vec<String> {
@@ -93,25 +89,15 @@ async fn locate(
     Ok((container, target))
 }
 
+/// The request's query minus `skip`, encoded again for the agent.
 fn forward_query(q: &Pairs, skip: &[&str]) -> String {
-    url_encode_pairs(q.iter().filter(|(k, _)| !skip.contains(&k.as_str())))
-}
-
-fn url_encode_pairs<'a>(pairs: impl Iterator<Item = &'a (String, String)>) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    let kept = q.iter().filter(|(k, _)| !skip.contains(&k.as_str()));
+    reqwest::Url::parse("http://agent/")
+        .map(|mut url| {
+            url.query_pairs_mut().extend_pairs(kept);
+            url.query().unwrap_or_default().to_string()
+        })
+        .unwrap_or_default()
 }
 
 /// `GET .../pods/{name}/log`.

@@ -66,10 +66,7 @@ impl Plan {
 pub(crate) type Instances = Vec<ContainerInfo>;
 
 pub(crate) fn attempt(c: &ContainerInfo) -> i32 {
-    c.labels
-        .get(labels::ATTEMPT)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(0)
+    labels::attempt(&c.labels)
 }
 
 fn group(containers: Vec<ContainerInfo>) -> HashMap<String, Instances> {

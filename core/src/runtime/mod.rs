@@ -49,6 +49,14 @@ pub mod labels {
     pub const ATTEMPT: &str = "skiff.io/attempt";
     /// `init` for init containers, `app` otherwise.
     pub const CONTAINER_KIND: &str = "skiff.io/container-kind";
+
+    /// The [`ATTEMPT`] of a container's labels (0 when missing).
+    pub fn attempt(labels: &std::collections::BTreeMap<String, String>) -> i32 {
+        labels
+            .get(ATTEMPT)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 /// A container runtime, CRI-shaped. See the [module docs](self).
