@@ -171,7 +171,7 @@ struct Filter {
     /// Byte strings an object's stored JSON must contain to possibly match (from `=` terms on plain
     /// string fields, e.g. `"nodeName":"node-1"`): a watch skips decoding events that lack them, which
     /// matters when many watchers each see every change (a node agent per node).
-    needles: Vec<Vec<u8>>,
+    needles: Vec<memchr::memmem::Finder<'static>>,
 }
 
 /// Fields whose value is a plain JSON string under the field's last name in the stored object.
@@ -182,11 +182,9 @@ const NEEDLE_FIELDS: &[&str] = &[
     "status.phase",
 ];
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn fields_needles(fields: &FieldSelector) -> Vec<Vec<u8>> {
+/// The needles as precompiled substring searchers (SIMD where the CPU has it): this test runs once
+/// per watcher per change, on the store's commit path.
+fn fields_needles(fields: &FieldSelector) -> Vec<memchr::memmem::Finder<'static>> {
     use crate::selector::FieldOperator;
     let plain = |v: &str| {
         !v.is_empty()
@@ -203,7 +201,8 @@ fn fields_needles(fields: &FieldSelector) -> Vec<Vec<u8>> {
         })
         .filter_map(|r| {
             let last = r.field.rsplit('.').next()?;
-            Some(format!("\"{last}\":\"{}\"", r.value).into_bytes())
+            let needle = format!("\"{last}\":\"{}\"", r.value);
+            Some(memchr::memmem::Finder::new(needle.as_bytes()).into_owned())
         })
         .collect()
 }
@@ -228,7 +227,7 @@ impl Filter {
 
     /// False when the stored bytes cannot match (a cheap test before decoding).
     fn may_match(&self, stored: &[u8]) -> bool {
-        self.needles.iter().all(|n| contains(stored, n))
+        self.needles.iter().all(|n| n.find(stored).is_some())
     }
 
     fn is_empty(&self) -> bool {
