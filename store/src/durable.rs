@@ -27,6 +27,11 @@ pub struct DurableConfig {
     pub store: StoreConfig,
     /// Most writes committed together under one fsync (default 1,024).
     pub max_batch: usize,
+    /// Memory redb may use to cache the file's pages (default 16 MiB; redb's own default is 1 GiB).
+    ///
+    /// Reads are served from the engine's in-memory state, so the file is read only at start-up and
+    /// by redb itself on the way to the pages it rewrites: a larger cache buys little but resident memory.
+    pub cache_bytes: usize,
 }
 
 impl Default for DurableConfig {
@@ -34,6 +39,7 @@ impl Default for DurableConfig {
         Self {
             store: StoreConfig::default(),
             max_batch: 1024,
+            cache_bytes: 16 << 20,
         }
     }
 }
@@ -89,7 +95,10 @@ impl DurableStore {
             message,
         };
         check_ownership(&path).map_err(open_err)?;
-        let db = Database::create(&path).map_err(|e| open_err(e.to_string()))?;
+        let db = Database::builder()
+            .set_cache_size(config.cache_bytes)
+            .create(&path)
+            .map_err(|e| open_err(e.to_string()))?;
         let (revision, compacted, objects, events) = load(&db).map_err(open_err)?;
         let engine = Arc::new(Engine::restore(
             config.store.clone(),
