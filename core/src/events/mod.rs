@@ -1,8 +1,15 @@
-//! The event recorder: writes core/v1 Events about objects, aggregating repeats (count, first and last
-//! timestamp) the way `kubectl describe` shows them.
+//! The event recorder: writes core/v1 Events about objects the way client-go's recorder does.
+//!
+//! Repeats of an event raise its count (and last timestamp, as `kubectl describe` shows them); similar
+//! events that differ only in their message are combined; a source that publishes too many events about
+//! one object is throttled. The rules and their numbers are in [`correlator`].
 
-use std::collections::HashMap;
+pub mod correlator;
+
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use correlator::{Correlation, Correlator, Draft, Remembered, COMBINED_PREFIX};
 
 use crate::client::{Api, Client, ClientError};
 use crate::kinds::{Event, EventSource, ObjectReference};
@@ -26,18 +33,7 @@ impl EventType {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct AggregationKey {
-    uid: String,
-    kind: String,
-    namespace: String,
-    name: String,
-    type_: EventType,
-    reason: String,
-    message: String,
-}
-
-/// How many distinct events a [`Recorder`] remembers for aggregation.
+/// How many keys each of a [`Recorder`]'s tables remembers (client-go's cache size).
 pub const MAX_REMEMBERED: usize = 4096;
 
 /// Publishes events for one component (e.g. `scheduler`, or `kubelet` on host `node-1`).
@@ -66,7 +62,18 @@ pub struct Recorder {
     client: Arc<dyn Client>,
     component: String,
     host: Option<String>,
-    seen: Mutex<HashMap<AggregationKey, (String, String)>>,
+    state: Mutex<State>,
+}
+
+/// What a recorder remembers: the correlator's tables and the names of the events it wrote, by key.
+#[derive(Debug)]
+struct State {
+    correlator: Correlator,
+    written: Remembered<String>,
+}
+
+fn text(o: &Option<String>) -> &str {
+    o.as_deref().unwrap_or_default()
 }
 
 impl Recorder {
@@ -76,47 +83,76 @@ impl Recorder {
             client,
             component: component.to_string(),
             host: host.map(str::to_string),
-            seen: Mutex::new(HashMap::new()),
+            state: Mutex::new(State {
+                correlator: Correlator::default(),
+                written: Remembered::new(MAX_REMEMBERED),
+            }),
         }
     }
 
-    /// Records that `reason`/`message` happened to `about`. A repeat of an event this recorder wrote
-    /// increments its `count` and moves `lastTimestamp` instead of writing a new one.
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that `reason`/`message` happened to `about`, after the [`correlator`]'s rules:
+    ///
+    /// - a repeat of an event this recorder wrote increments its `count` and moves `lastTimestamp`;
+    /// - past ten distinct messages with the same reason about the same object, one event
+    ///   `(combined from similar events): <message>` is counted up instead;
+    /// - past the spam budget (25 at once about one object and reason, then one per 5 minutes)
+    ///   nothing is written and `Ok(None)` is returned.
+    ///
+    /// Otherwise the event as stored is returned.
     pub async fn publish(
         &self,
         about: &ObjectReference,
         type_: EventType,
         reason: &str,
         message: &str,
-    ) -> Result<Event, ClientError> {
+    ) -> Result<Option<Event>, ClientError> {
         let namespace = about
             .namespace
             .clone()
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".into());
-        let key = AggregationKey {
-            uid: about.uid.clone().unwrap_or_default(),
-            kind: about.kind.clone().unwrap_or_default(),
-            namespace: namespace.clone(),
-            name: about.name.clone().unwrap_or_default(),
-            type_,
-            reason: reason.to_string(),
-            message: message.to_string(),
+        let draft = Draft {
+            source_and_object: [
+                &self.component,
+                text(&self.host),
+                text(&about.kind),
+                &namespace,
+                text(&about.name),
+                text(&about.uid),
+                text(&about.api_version),
+            ],
+            field_path: text(&about.field_path),
+            type_: type_.as_str(),
+            reason,
+            message,
+        };
+        let (key, message, known) = {
+            let mut state = self.state();
+            match state.correlator.correlate(&draft, Instant::now()) {
+                Correlation::Skip => return Ok(None),
+                Correlation::Write { key, combined } => {
+                    let message = if combined {
+                        format!("{COMBINED_PREFIX}{message}")
+                    } else {
+                        message.to_string()
+                    };
+                    (key, message, state.written.get_mut(key).cloned())
+                }
+            }
         };
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
-        let existing = self
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
         let now = Time::now();
-        if let Some((_, name)) = existing {
+        if let Some(name) = known {
             if let Some(mut ev) = api.get_opt(&name).await? {
                 ev.count = Some(ev.count.unwrap_or(1) + 1);
                 ev.last_timestamp = Some(now);
+                ev.message = Some(message.clone());
                 match api.replace(&name, &ev).await {
-                    Ok(ev) => return Ok(ev),
+                    Ok(ev) => return Ok(Some(ev)),
                     Err(e) if e.is_conflict() || e.is_not_found() => {}
                     Err(e) => return Err(e),
                 }
@@ -128,7 +164,7 @@ impl Recorder {
             metadata: ObjectMeta::named(&name).in_namespace(&namespace),
             involved_object: about.clone(),
             reason: Some(reason.to_string()),
-            message: Some(message.to_string()),
+            message: Some(message),
             source: Some(EventSource {
                 component: Some(self.component.clone()),
                 host: self.host.clone(),
@@ -143,13 +179,54 @@ impl Recorder {
             ..Event::default()
         };
         let created = api.create(&ev).await?;
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        // Bounded like client-go's event cache (4,096 entries): when full it starts over, so a repeat
-        // of a long-forgotten event becomes a new Event instead of memory growing without end.
-        if seen.len() >= MAX_REMEMBERED {
-            seen.clear();
+        self.state().written.insert(key, name);
+        Ok(Some(created))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{InProcessClient, ListParams};
+    use crate::kinds::ReplicaSet;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn similar_events_are_combined_and_a_flood_is_throttled() {
+        let client = InProcessClient::shared(Arc::new(MemoryStore::new()));
+        let recorder = Recorder::new(client.clone(), "replicaset-controller", None);
+        let mut rs = ReplicaSet::named("web");
+        rs.metadata.namespace = Some("default".into());
+        rs.metadata.uid = Some("u1".into());
+        let about = ObjectReference::to(&rs);
+        let mut published = 0;
+        for i in 0..100 {
+            let message = format!("Created pod: web-{i}");
+            if recorder
+                .publish(&about, EventType::Normal, "SuccessfulCreate", &message)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                published += 1;
+            }
         }
-        seen.insert(key, (namespace, name));
-        Ok(created)
+        assert_eq!(published, 25, "the spam budget");
+        let events = Api::<Event>::namespaced(client, "default")
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(events.len(), 10, "nine single events and one combined");
+        let combined: Vec<&Event> = events
+            .iter()
+            .filter(|e| text(&e.message).starts_with(COMBINED_PREFIX))
+            .collect();
+        assert_eq!(combined.len(), 1);
+        assert_eq!(combined[0].count, Some(16));
+        assert_eq!(
+            text(&combined[0].message),
+            "(combined from similar events): Created pod: web-24"
+        );
     }
 }
