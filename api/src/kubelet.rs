@@ -77,7 +77,7 @@ impl KubeletServer {
         listener: tokio::net::TcpListener,
         shutdown: Shutdown,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
+        axum::serve(listener, self.router().into_make_service())
             .with_graceful_shutdown(async move { shutdown.wait().await })
             .await
     }
