@@ -112,14 +112,8 @@ async fn event(
 ) {
     let mut about = ObjectReference::to(pod);
     about.field_path = field;
-    // Events are written in the background: a pod's start does not wait for them.
-    let recorder = agent.recorder.clone();
-    let (reason, message) = (reason.to_string(), message.to_string());
-    tokio::spawn(async move {
-        if let Err(e) = recorder.publish(&about, type_, &reason, &message).await {
-            tracing::debug!(error = %e, "cannot record event {reason}");
-        }
-    });
+    // Queued for the recorder's writer: a pod's start does not wait for its events.
+    agent.recorder.record(about, type_, reason, message);
 }
 
 fn field_path(init: bool, name: &str) -> Option<String> {

@@ -302,13 +302,8 @@ impl ReplicaSetController {
 
     /// Records an event about `rs` without waiting for it (events are best effort).
     fn event(&self, rs: &ReplicaSet, type_: EventType, reason: &'static str, message: String) {
-        let recorder = self.recorder.clone();
-        let about = ObjectReference::to(rs);
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&about, type_, reason, &message).await {
-                tracing::debug!(error = %e, reason, "could not record an event");
-            }
-        });
+        self.recorder
+            .record(ObjectReference::to(rs), type_, reason, &message);
     }
 
     /// Runs with [`WORKERS`] workers until `shutdown`.

@@ -6,8 +6,10 @@
 
 pub mod correlator;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
+
+use tokio::sync::mpsc;
 
 use correlator::{Correlation, Correlator, Draft, Remembered, COMBINED_PREFIX};
 
@@ -58,7 +60,26 @@ pub const MAX_REMEMBERED: usize = 4096;
 /// assert_eq!(events.items[0].count, Some(2));
 /// # });
 /// ```
+///
+/// [`publish`](Self::publish) writes and waits; [`record`](Self::record) queues the event for one
+/// background writer and returns at once, as client-go's broadcaster does, so a burst of events
+/// is written one at a time instead of as many concurrent requests.
 pub struct Recorder {
+    core: Arc<Core>,
+    queue: OnceLock<mpsc::Sender<Queued>>,
+}
+
+/// Events waiting for a recorder's background writer, at most (client-go: 1,000); more are dropped.
+pub const MAX_QUEUED: usize = 1000;
+
+struct Queued {
+    about: ObjectReference,
+    type_: EventType,
+    reason: String,
+    message: String,
+}
+
+struct Core {
     client: Arc<dyn Client>,
     component: String,
     host: Option<String>,
@@ -80,18 +101,17 @@ impl Recorder {
     /// A recorder for `component` (and `host`, for node-local components).
     pub fn new(client: Arc<dyn Client>, component: &str, host: Option<&str>) -> Self {
         Self {
-            client,
-            component: component.to_string(),
-            host: host.map(str::to_string),
-            state: Mutex::new(State {
-                correlator: Correlator::default(),
-                written: Remembered::new(MAX_REMEMBERED),
+            core: Arc::new(Core {
+                client,
+                component: component.to_string(),
+                host: host.map(str::to_string),
+                state: Mutex::new(State {
+                    correlator: Correlator::default(),
+                    written: Remembered::new(MAX_REMEMBERED),
+                }),
             }),
+            queue: OnceLock::new(),
         }
-    }
-
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records that `reason`/`message` happened to `about`, after the [`correlator`]'s rules:
@@ -104,6 +124,58 @@ impl Recorder {
     ///
     /// Otherwise the event as stored is returned.
     pub async fn publish(
+        &self,
+        about: &ObjectReference,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) -> Result<Option<Event>, ClientError> {
+        self.core.publish(about, type_, reason, message).await
+    }
+
+    /// Queues the event for this recorder's background writer (started on first use, on the current
+    /// Tokio runtime) and returns at once: false when [`MAX_QUEUED`] events are already waiting and
+    /// this one is dropped. Events are best effort, in Kubernetes too; errors are logged at debug level.
+    ///
+    /// # Panics
+    ///
+    /// On first use outside a Tokio runtime.
+    pub fn record(
+        &self,
+        about: ObjectReference,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) -> bool {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, mut rx) = mpsc::channel::<Queued>(MAX_QUEUED);
+            let core = self.core.clone();
+            tokio::spawn(async move {
+                while let Some(q) = rx.recv().await {
+                    if let Err(e) = core.publish(&q.about, q.type_, &q.reason, &q.message).await {
+                        tracing::debug!(error = %e, reason = q.reason, "could not record an event");
+                    }
+                }
+            });
+            tx
+        });
+        queue
+            .try_send(Queued {
+                about,
+                type_,
+                reason: reason.to_string(),
+                message: message.to_string(),
+            })
+            .is_ok()
+    }
+}
+
+impl Core {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn publish(
         &self,
         about: &ObjectReference,
         type_: EventType,
@@ -228,5 +300,36 @@ mod tests {
             text(&combined[0].message),
             "(combined from similar events): Created pod: web-24"
         );
+    }
+
+    #[tokio::test]
+    async fn recorded_events_are_written_in_order_by_the_background_writer() {
+        let client = InProcessClient::shared(Arc::new(MemoryStore::new()));
+        let recorder = Recorder::new(client.clone(), "kubelet", Some("node-1"));
+        let mut pod = crate::kinds::Pod::named("web");
+        pod.metadata.namespace = Some("default".into());
+        let about = ObjectReference::to(&pod);
+        for reason in ["Pulled", "Created", "Started"] {
+            assert!(recorder.record(about.clone(), EventType::Normal, reason, reason));
+        }
+        let api = Api::<Event>::namespaced(client, "default");
+        let mut reasons = Vec::new();
+        for _ in 0..100 {
+            let mut events = api.list(&ListParams::default()).await.unwrap().items;
+            events.sort_by_key(|e| {
+                e.metadata
+                    .resource_version
+                    .clone()
+                    .unwrap_or_default()
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            });
+            reasons = events.iter().map(|e| text(&e.reason).to_string()).collect();
+            if reasons.len() == 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(reasons, ["Pulled", "Created", "Started"]);
     }
 }
