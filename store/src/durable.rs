@@ -394,7 +394,7 @@ impl Store for DurableStore {
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
         let op = Op::Create {
             key: key.to_string(),
-            value: value.into(),
+            value: skiff_core::store::stored_bytes(value),
         };
         self.write(op).await.map(|e| e.revision())
     }
@@ -415,7 +415,7 @@ impl Store for DurableStore {
     ) -> Result<i64, StoreError> {
         let op = Op::Update {
             key: key.to_string(),
-            value: value.into(),
+            value: skiff_core::store::stored_bytes(value),
             expected,
         };
         self.write(op).await.map(|e| e.revision())

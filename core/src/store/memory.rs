@@ -42,7 +42,7 @@ impl Store for MemoryStore {
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
         let op = Op::Create {
             key: key.to_string(),
-            value: value.into(),
+            value: super::stored_bytes(value),
         };
         self.engine.commit(op).map(|e| e.revision())
     }
@@ -63,7 +63,7 @@ impl Store for MemoryStore {
     ) -> Result<i64, StoreError> {
         let op = Op::Update {
             key: key.to_string(),
-            value: value.into(),
+            value: super::stored_bytes(value),
             expected,
         };
         self.engine.commit(op).map(|e| e.revision())

@@ -41,7 +41,9 @@ use bytes::Bytes;
 pub use error::StoreError;
 pub use keys::{object_key, resource_prefix};
 pub use memory::MemoryStore;
-pub use types::{EventKind, KeyValue, ListOptions, ListResult, StoreConfig, WatchEvent};
+pub use types::{
+    stored_bytes, EventKind, KeyValue, ListOptions, ListResult, StoreConfig, WatchEvent,
+};
 pub use watch::{WatchFilter, WatchStream};
 
 /// What every backend implements. All methods are safe to call concurrently.

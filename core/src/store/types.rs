@@ -96,3 +96,19 @@ impl Default for StoreConfig {
         }
     }
 }
+
+/// `value` as the bytes a store keeps, without the spare capacity a serializer left in it.
+///
+/// `Bytes::from(Vec)` keeps the vector's whole allocation: a 1,250-byte object serialized into a
+/// `Vec` grown by doubling holds 2,048 bytes for as long as it is stored.
+///
+/// ```
+/// let mut v = Vec::with_capacity(4096);
+/// v.extend_from_slice(b"{}");
+/// let b = skiff_core::store::stored_bytes(v);
+/// assert_eq!(&b[..], b"{}");
+/// ```
+pub fn stored_bytes(mut value: Vec<u8>) -> Bytes {
+    value.shrink_to_fit();
+    Bytes::from(value)
+}
