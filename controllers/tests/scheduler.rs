@@ -90,6 +90,27 @@ async fn binds_honouring_selector_and_capacity_and_retries_unschedulable_pods() 
     assert!(cond
         .iter()
         .any(|c| c.type_ == "PodScheduled" && c.status == "True"));
+    // The Scheduled event `kubectl describe pod` shows.
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let scheduled = wait_for(async || {
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some("Scheduled"))
+    })
+    .await;
+    assert_eq!(
+        scheduled.message.as_deref(),
+        Some("Successfully assigned default/ssd to n1")
+    );
+    assert_eq!(scheduled.involved_object.name.as_deref(), Some("ssd"));
+    assert_eq!(
+        scheduled.source.and_then(|s| s.component).as_deref(),
+        Some("default-scheduler")
+    );
 
     // Capacity: n1 has 1.5 cpu left, n2 and n3 1 each: a 1500m pod fits n1 only.
     pods.create(&pod("big", "1500m", &[])).await.unwrap();
@@ -111,7 +132,6 @@ async fn binds_honouring_selector_and_capacity_and_retries_unschedulable_pods() 
     assert_eq!(cond.status, "False");
     assert_eq!(cond.reason.as_deref(), Some("Unschedulable"));
     assert_eq!(cond.message.as_deref(), Some(message));
-    let events: Api<Event> = Api::namespaced(client.clone(), "default");
     let ev = wait_for(async || {
         events
             .list(&ListParams::default())

@@ -373,6 +373,12 @@ async fn schedule_one(
                     Ok(()) => {
                         s.stats.bound.fetch_add(1, Ordering::Relaxed);
                         s.queue.forget(&key);
+                        s.recorder.record(
+                            ObjectReference::to(pod.as_ref()),
+                            EventType::Normal,
+                            "Scheduled",
+                            &format!("Successfully assigned {ns}/{name} to {node}"),
+                        );
                     }
                     Err(e) => {
                         s.stats.bind_errors.fetch_add(1, Ordering::Relaxed);
