@@ -29,7 +29,7 @@ fn time(t: Option<DateTime<Utc>>) -> Option<Time> {
 
 fn terminated(runtime: &str, c: &ContainerInfo) -> K8sState {
     K8sState {
-        terminated: Some(ContainerStateTerminated {
+        terminated: Some(Box::new(ContainerStateTerminated {
             exit_code: c.exit_code.unwrap_or(255),
             signal: None,
             reason: c.reason.clone().or_else(|| Some("Error".into())),
@@ -37,7 +37,7 @@ fn terminated(runtime: &str, c: &ContainerInfo) -> K8sState {
             started_at: time(c.started_at),
             finished_at: time(c.finished_at.or(Some(c.created_at))),
             container_id: Some(format!("{runtime}://{}", c.id)),
-        }),
+        })),
         ..K8sState::default()
     }
 }

@@ -689,7 +689,7 @@ async fn check_probes(
                 agent.runtime.clone(),
                 target.clone(),
                 ProbeKind::Startup,
-                p.clone(),
+                (**p).clone(),
             );
             agent.probes.result(&running.id, ProbeKind::Startup)
         }
@@ -702,7 +702,7 @@ async fn check_probes(
                 agent.runtime.clone(),
                 target.clone(),
                 ProbeKind::Readiness,
-                p.clone(),
+                (**p).clone(),
             );
         }
         if let Some(p) = &c.liveness_probe {
@@ -710,7 +710,7 @@ async fn check_probes(
                 agent.runtime.clone(),
                 target.clone(),
                 ProbeKind::Liveness,
-                p.clone(),
+                (**p).clone(),
             );
             if agent.probes.result(&running.id, ProbeKind::Liveness) == Some(false) {
                 failed = Some(("liveness", &c.liveness_probe));

@@ -207,14 +207,14 @@ mod tests {
     #[test]
     fn probe_timings_and_http_defaults() {
         let mut c = Container::new("c", "i");
-        c.readiness_probe = Some(Probe {
+        c.readiness_probe = Some(Box::new(Probe {
             http_get: Some(HttpGetAction {
                 port: 80.into(),
                 ..HttpGetAction::default()
             }),
             period_seconds: Some(3),
             ..Probe::default()
-        });
+        }));
         let mut pod = pod_with(c);
         pod.apply_defaults();
         let p = pod.spec.containers[0].readiness_probe.as_ref().unwrap();
@@ -283,7 +283,7 @@ mod tests {
                 "livenessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 0, "failureThreshold": 5}}"#,
         )
         .unwrap();
-        c.readiness_probe = Some(Probe {
+        c.readiness_probe = Some(Box::new(Probe {
             http_get: Some(HttpGetAction {
                 path: Some(String::new()),
                 scheme: Some("HTTPS".into()),
@@ -291,7 +291,7 @@ mod tests {
                 ..HttpGetAction::default()
             }),
             ..Probe::default()
-        });
+        }));
         let mut pod = pod_with(c);
         pod.spec.restart_policy = Some(String::new());
         pod.spec.dns_policy = Some("Default".into());

@@ -142,14 +142,17 @@ pub struct Container {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_mounts: Vec<VolumeMount>,
     /// Restarts the container when it fails.
+    ///
+    /// The probes are boxed (pointers in Kubernetes' Go types too): most containers have none, and a
+    /// `Probe` inline would add about 230 bytes per probe to every cached container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub liveness_probe: Option<Probe>,
+    pub liveness_probe: Option<Box<Probe>>,
     /// Marks the container ready (in Service endpoints) when it succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readiness_probe: Option<Probe>,
+    pub readiness_probe: Option<Box<Probe>>,
     /// Holds the other probes until it succeeds once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub startup_probe: Option<Probe>,
+    pub startup_probe: Option<Box<Probe>>,
     /// File the container may write its termination message to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_message_path: Option<String>,
@@ -583,9 +586,10 @@ pub struct ContainerState {
     /// Running.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<ContainerStateRunning>,
-    /// Exited.
+    /// Exited. Boxed (a pointer in Kubernetes' Go types too): most containers are not terminated,
+    /// and two states per container status are cached for every pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terminated: Option<ContainerStateTerminated>,
+    pub terminated: Option<Box<ContainerStateTerminated>>,
 }
 
 /// Why a container is not running.
