@@ -156,6 +156,9 @@ fn desired(obj: &Value) -> Value {
     v
 }
 
+/// How many times a taken generated name is generated again (Kubernetes: 7).
+const GENERATE_NAME_RETRIES: u32 = 7;
+
 /// A random suffix for `generateName`, from Kubernetes' alphabet (no vowels, no look-alikes).
 fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
@@ -660,9 +663,14 @@ impl Client for InProcessClient {
             (Scope::Namespaced, None, Some(b)) if !b.is_empty() => Some(b.to_string()),
             (Scope::Namespaced, None, _) => scope_ns(res, None).map(|_| None)?,
         };
-        let name = match (
+        let generated = meta_str(&obj, "name")
+            .filter(|n| !n.is_empty())
+            .is_none()
+            .then(|| meta_str(&obj, "generateName").map(str::to_string))
+            .flatten();
+        let mut name = match (
             meta_str(&obj, "name").filter(|n| !n.is_empty()),
-            meta_str(&obj, "generateName"),
+            generated.as_deref(),
         ) {
             (Some(n), _) => n.to_string(),
             (None, Some(prefix)) if !prefix.is_empty() => format!("{prefix}{}", random_suffix()),
@@ -701,11 +709,27 @@ impl Client for InProcessClient {
         ] {
             m.remove(f);
         }
-        let rev = self
-            .store
-            .create(&key(res, ns.as_deref(), &name), encode(&obj)?)
-            .await
-            .map_err(|e| ClientError::from_store(e, &res.plural, &name))?;
+        // A generated name that is taken is generated again, up to 7 times, as Kubernetes' API server
+        // does (RetryGenerateName): 5 random characters collide within a few thousand names.
+        let mut attempts = 0;
+        let rev = loop {
+            match self
+                .store
+                .create(&key(res, ns.as_deref(), &name), encode(&obj)?)
+                .await
+            {
+                Ok(rev) => break rev,
+                Err(StoreError::AlreadyExists { .. })
+                    if generated.is_some() && attempts < GENERATE_NAME_RETRIES =>
+                {
+                    attempts += 1;
+                    let prefix = generated.as_deref().unwrap_or_default();
+                    name = format!("{prefix}{}", random_suffix());
+                    meta_mut(&mut obj)?.insert("name".into(), Value::String(name.clone()));
+                }
+                Err(e) => return Err(ClientError::from_store(e, &res.plural, &name)),
+            }
+        };
         meta_mut(&mut obj)?.insert("resourceVersion".into(), Value::String(rev.to_string()));
         Ok(obj)
     }
