@@ -62,6 +62,20 @@ async fn node_of(pods: &Api<Pod>, name: &str) -> Option<String> {
     pods.get(name).await.unwrap().spec.node_name
 }
 
+/// The first event with `reason`, once there is one.
+async fn event_with_reason(events: &Api<Event>, reason: &str) -> Event {
+    wait_for(async || {
+        events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|e| e.reason.as_deref() == Some(reason))
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binds_honouring_selector_and_capacity_and_retries_unschedulable_pods() {
     let client: Arc<dyn Client> = InProcessClient::shared(Arc::new(MemoryStore::new()));
@@ -92,16 +106,7 @@ async fn binds_honouring_selector_and_capacity_and_retries_unschedulable_pods() 
         .any(|c| c.type_ == "PodScheduled" && c.status == "True"));
     // The Scheduled event `kubectl describe pod` shows.
     let events: Api<Event> = Api::namespaced(client.clone(), "default");
-    let scheduled = wait_for(async || {
-        events
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .find(|e| e.reason.as_deref() == Some("Scheduled"))
-    })
-    .await;
+    let scheduled = event_with_reason(&events, "Scheduled").await;
     assert_eq!(
         scheduled.message.as_deref(),
         Some("Successfully assigned default/ssd to n1")
@@ -132,16 +137,7 @@ async fn binds_honouring_selector_and_capacity_and_retries_unschedulable_pods() 
     assert_eq!(cond.status, "False");
     assert_eq!(cond.reason.as_deref(), Some("Unschedulable"));
     assert_eq!(cond.message.as_deref(), Some(message));
-    let ev = wait_for(async || {
-        events
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
-    })
-    .await;
+    let ev = event_with_reason(&events, "FailedScheduling").await;
     assert_eq!(ev.message.as_deref(), Some(message));
     assert_eq!(ev.type_.as_deref(), Some("Warning"));
     assert_eq!(ev.involved_object.name.as_deref(), Some("huge"));
