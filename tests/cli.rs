@@ -265,6 +265,28 @@ fn up_insecure_http_serves_plain_http_to_everyone() {
 }
 
 #[test]
+fn up_expires_events_after_the_event_ttl() {
+    let dir = std::env::temp_dir().join(format!("skiff-up-event-ttl-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut child, url) = up(&dir, "memory", &["--insecure-http", "--event-ttl", "2s"]);
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    let event = format!(
+        r#"{{"apiVersion":"v1","kind":"Event","metadata":{{"name":"web.1"}},"involvedObject":{{"kind":"Pod","name":"web","namespace":"default"}},"reason":"Started","message":"Started container web","lastTimestamp":"{now}"}}"#
+    );
+    let path = "/api/v1/namespaces/default/events";
+    assert_eq!(http(&url, "POST", path, &event).0, 201);
+    assert_eq!(http(&url, "GET", &format!("{path}/web.1"), "").0, 200);
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        http(&url, "GET", &format!("{path}/web.1"), "").0 == 404
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(gone, "the event outlived --event-ttl 2s by 8 s");
+}
+
+#[test]
 fn up_refuses_a_busy_port_naming_the_flag() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();

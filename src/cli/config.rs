@@ -34,6 +34,7 @@ const KNOWN: &[&str] = &[
     "pod-cidr",
     "node-monitor-grace-period",
     "pod-eviction-timeout",
+    "event-ttl",
     "server",
     "kubeconfig",
     "token-file",

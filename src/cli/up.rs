@@ -54,6 +54,9 @@ pub struct UpArgs {
     /// How long pods stay on an unreachable node before they are evicted (unless they tolerate longer).
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub pod_eviction_timeout: std::time::Duration,
+    /// How long events are kept after their last write (Kubernetes' `--event-ttl`); 0 keeps them forever.
+    #[arg(long, default_value = "1h", value_parser = parse_duration, value_name = "DURATION")]
+    pub event_ttl: std::time::Duration,
     /// The node agent `skiff up` runs (ignored by `skiff server`).
     #[command(flatten)]
     pub agent: super::AgentArgs,
@@ -148,6 +151,14 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
         let _ = tokio::signal::ctrl_c().await;
         stop.trigger();
     });
+    // Events expire, as the API server's --event-ttl makes them in Kubernetes.
+    if !args.event_ttl.is_zero() {
+        tokio::spawn(skiff_core::events::expiry::run(
+            client.clone(),
+            args.event_ttl,
+            shutdown.clone(),
+        ));
+    }
     // The control plane's controllers (`skiff server` is the API server alone).
     if with_agent {
         skiff_controllers::control_plane::start(

@@ -5,6 +5,7 @@
 //! one object is throttled. The rules and their numbers are in [`correlator`].
 
 pub mod correlator;
+pub mod expiry;
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
