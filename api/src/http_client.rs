@@ -203,6 +203,24 @@ impl HttpClient {
         Err(refusal(code, &bytes))
     }
 
+    /// Sends `req` and returns the response of a 2xx answer unread (for streams); any other answer
+    /// is read and turned into its error.
+    async fn send_streaming(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| ClientError::Transport(e.to_string()))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let code = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap_or_default();
+        Err(refusal(code, &bytes))
+    }
+
     fn namespaced_body_ns<'a>(
         res: &ApiResource,
         ns: Option<&'a str>,
@@ -420,17 +438,8 @@ impl Client for HttpClient {
         let timeout = params.timeout.unwrap_or(Duration::from_secs(1800));
         q.push(("timeoutSeconds", timeout.as_secs().max(1).to_string()));
         let resp = self
-            .http
-            .get(self.url(res, ns, None, None))
-            .query(&q)
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        if !resp.status().is_success() {
-            let code = resp.status().as_u16();
-            let bytes = resp.bytes().await.unwrap_or_default();
-            return Err(refusal(code, &bytes));
-        }
+            .send_streaming(self.http.get(self.url(res, ns, None, None)).query(&q))
+            .await?;
         let bytes = resp.bytes_stream();
         let lines = futures::stream::unfold(
             (bytes, Vec::<u8>::new(), false),
@@ -518,17 +527,12 @@ impl HttpClient {
         accept: &str,
     ) -> Result<BoxStream<'static, Result<Vec<u8>, ClientError>>, ClientError> {
         let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("accept", accept)
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport(e.to_string()))?;
-        if !resp.status().is_success() {
-            let code = resp.status().as_u16();
-            let bytes = resp.bytes().await.unwrap_or_default();
-            return Err(refusal(code, &bytes));
-        }
+            .send_streaming(
+                self.http
+                    .get(format!("{}{path}", self.base))
+                    .header("accept", accept),
+            )
+            .await?;
         Ok(resp
             .bytes_stream()
             .map(|chunk| {

@@ -176,6 +176,14 @@ impl ProcessRuntime {
         self.config.root.join("sandboxes").join(id)
     }
 
+    /// The configured shim command: its program and the arguments before the subcommand.
+    fn shim(&self) -> Result<(&String, &[String]), RuntimeError> {
+        self.config
+            .shim
+            .split_first()
+            .ok_or_else(|| RuntimeError::Invalid("no shim command configured".into()))
+    }
+
     fn container_dir(&self, id: &str) -> ContainerDir {
         ContainerDir(self.config.root.join("containers").join(id))
     }
@@ -569,11 +577,7 @@ impl Runtime for ProcessRuntime {
     async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
         let _record = self.container_record(id)?;
         let dir = self.container_dir(id);
-        let (program, lead) = self
-            .config
-            .shim
-            .split_first()
-            .ok_or_else(|| RuntimeError::Invalid("no shim command configured".into()))?;
+        let (program, lead) = self.shim()?;
         let shim_log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -705,11 +709,7 @@ impl Runtime for ProcessRuntime {
             )));
         }
         let dir = self.container_dir(id);
-        let (program, lead) = self
-            .config
-            .shim
-            .split_first()
-            .ok_or_else(|| RuntimeError::Invalid("no shim command configured".into()))?;
+        let (program, lead) = self.shim()?;
         crate::exec::run(program, lead, &dir.0, command, io).await
     }
 }
