@@ -102,7 +102,7 @@ fn full_name(pod: &Pod) -> String {
     )
 }
 
-async fn event(
+fn event(
     agent: &NodeAgent,
     pod: &Pod,
     type_: EventType,
@@ -270,8 +270,7 @@ async fn ensure_sandbox(
             "SandboxChanged",
             "Pod sandbox changed, it will be killed and re-created.",
             None,
-        )
-        .await;
+        );
     }
     let mut sb_labels = std::collections::BTreeMap::new();
     sb_labels.insert(labels::POD_UID.to_string(), uid.to_string());
@@ -306,8 +305,7 @@ async fn ensure_sandbox(
                 "FailedCreatePodSandBox",
                 &format!("Failed to create pod sandbox: {e}"),
                 None,
-            )
-            .await;
+            );
             return Err(e.into());
         }
     };
@@ -319,8 +317,7 @@ async fn ensure_sandbox(
             "HostNetworkOnly",
             &note,
             None,
-        )
-        .await;
+        );
     }
     Ok(agent.runtime.sandbox_status(&id).await?)
 }
@@ -417,8 +414,7 @@ async fn start(
                 "Pulled",
                 &format!("Container image {image:?} already present on machine"),
                 field.clone(),
-            )
-            .await;
+            );
         }
         Err(e) => {
             let msg = e.to_string();
@@ -500,8 +496,7 @@ async fn start(
         "Created",
         &format!("Created container {}", c.name),
         field.clone(),
-    )
-    .await;
+    );
     match agent.runtime.start_container(&id).await {
         Ok(()) => {
             event(
@@ -511,8 +506,7 @@ async fn start(
                 "Started",
                 &format!("Started container {}", c.name),
                 field,
-            )
-            .await;
+            );
         }
         Err(e) => {
             event(
@@ -522,8 +516,7 @@ async fn start(
                 "Failed",
                 &format!("Error: {e}"),
                 field,
-            )
-            .await;
+            );
             plan.requeue_in(agent.config.backoff_initial);
         }
     }
@@ -569,8 +562,7 @@ async fn start_failed(
         failure.event_reason,
         &failure.event_message,
         field,
-    )
-    .await;
+    );
     plan.wait(container, failure.waiting_reason, failure.waiting_message);
     plan.requeue_in(agent.config.backoff_initial);
 }
@@ -636,8 +628,7 @@ async fn restart_with_backoff(
                 full_name(pod)
             ),
             field_path(init, &c.name),
-        )
-        .await;
+        );
         return;
     }
     {
@@ -658,8 +649,7 @@ async fn restart_with_backoff(
             "OOMKilling",
             &format!("Memory cgroup out of memory: killed container {}", c.name),
             field_path(init, &c.name),
-        )
-        .await;
+        );
     }
     start(agent, pod, c, sandbox, attempt(last) + 1, init, plan).await;
 }
@@ -726,8 +716,7 @@ async fn check_probes(
             "Unhealthy",
             &format!("{} probe failed", capitalize(which)),
             field.clone(),
-        )
-        .await;
+        );
         event(
             agent,
             pod,
@@ -738,8 +727,7 @@ async fn check_probes(
                 c.name
             ),
             field,
-        )
-        .await;
+        );
         agent
             .runtime
             .stop_container(&running.id, grace(pod))
@@ -780,8 +768,7 @@ async fn terminate(agent: &NodeAgent, pod: &Pod, uid: &str) -> Result<(), AgentE
             "Killing",
             &format!("Stopping container {name}"),
             field_path(false, &name),
-        )
-        .await;
+        );
         stops.push(agent.runtime.stop_container(&c.id, grace));
     }
     for r in futures::future::join_all(stops).await {

@@ -663,17 +663,17 @@ impl Client for InProcessClient {
             (Scope::Namespaced, None, Some(b)) if !b.is_empty() => Some(b.to_string()),
             (Scope::Namespaced, None, _) => scope_ns(res, None).map(|_| None)?,
         };
-        let generated = meta_str(&obj, "name")
-            .filter(|n| !n.is_empty())
-            .is_none()
-            .then(|| meta_str(&obj, "generateName").map(str::to_string))
-            .flatten();
-        let mut name = match (
-            meta_str(&obj, "name").filter(|n| !n.is_empty()),
-            generated.as_deref(),
-        ) {
+        let given = meta_str(&obj, "name").filter(|n| !n.is_empty());
+        // The prefix to generate names from, unless a name was given.
+        let generated = match given {
+            Some(_) => None,
+            None => meta_str(&obj, "generateName")
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+        };
+        let mut name = match (given, generated.as_deref()) {
             (Some(n), _) => n.to_string(),
-            (None, Some(prefix)) if !prefix.is_empty() => format!("{prefix}{}", random_suffix()),
+            (None, Some(prefix)) => format!("{prefix}{}", random_suffix()),
             _ => {
                 return Err(invalid(
                     res,
@@ -713,21 +713,20 @@ impl Client for InProcessClient {
         // does (RetryGenerateName): 5 random characters collide within a few thousand names.
         let mut attempts = 0;
         let rev = loop {
-            match self
+            let created = self
                 .store
                 .create(&key(res, ns.as_deref(), &name), encode(&obj)?)
-                .await
-            {
-                Ok(rev) => break rev,
-                Err(StoreError::AlreadyExists { .. })
-                    if generated.is_some() && attempts < GENERATE_NAME_RETRIES =>
+                .await;
+            match (created, generated.as_deref()) {
+                (Ok(rev), _) => break rev,
+                (Err(StoreError::AlreadyExists { .. }), Some(prefix))
+                    if attempts < GENERATE_NAME_RETRIES =>
                 {
                     attempts += 1;
-                    let prefix = generated.as_deref().unwrap_or_default();
                     name = format!("{prefix}{}", random_suffix());
                     meta_mut(&mut obj)?.insert("name".into(), Value::String(name.clone()));
                 }
-                Err(e) => return Err(ClientError::from_store(e, &res.plural, &name)),
+                (Err(e), _) => return Err(ClientError::from_store(e, &res.plural, &name)),
             }
         };
         meta_mut(&mut obj)?.insert("resourceVersion".into(), Value::String(rev.to_string()));

@@ -92,6 +92,22 @@ impl<V> Remembered<V> {
         self.young.get_mut(&key)
     }
 
+    /// The value for `key`, made young; made by `make` when absent.
+    pub(crate) fn get_or_insert_with(&mut self, key: u64, make: impl FnOnce() -> V) -> &mut V {
+        if !self.young.contains_key(&key) && self.young.len() >= self.cap / 2 {
+            // Make room, carrying the key over if it was in the generation being forgotten.
+            let carried = self.old.remove(&key);
+            self.old = std::mem::take(&mut self.young);
+            if let Some(v) = carried {
+                self.young.insert(key, v);
+            }
+        }
+        let old = &mut self.old;
+        self.young
+            .entry(key)
+            .or_insert_with(|| old.remove(&key).unwrap_or_else(make))
+    }
+
     pub(crate) fn insert(&mut self, key: u64, value: V) {
         if !self.young.contains_key(&key) && self.young.len() >= self.cap / 2 {
             self.old = std::mem::take(&mut self.young);
@@ -175,20 +191,13 @@ impl Correlator {
 
     /// Records `message` under `key`; true when the event is to be combined with its similar ones.
     fn aggregate(&mut self, key: u64, message: &str, now: Instant) -> bool {
-        let fresh = || Aggregate {
+        let record = self.aggregates.get_or_insert_with(key, || Aggregate {
             messages: HashSet::new(),
             last: now,
-        };
-        let record = match self.aggregates.get_mut(key) {
-            Some(r) if now.saturating_duration_since(r.last) <= AGGREGATE_INTERVAL => r,
-            _ => {
-                self.aggregates.insert(key, fresh());
-                match self.aggregates.get_mut(key) {
-                    Some(r) => r,
-                    None => return false,
-                }
-            }
-        };
+        });
+        if now.saturating_duration_since(record.last) > AGGREGATE_INTERVAL {
+            record.messages.clear();
+        }
         record.last = now;
         record.messages.insert(hash_of(&[message]));
         if record.messages.len() < AGGREGATE_MAX_EVENTS {
@@ -203,22 +212,10 @@ impl Correlator {
 
     /// Takes a token from the bucket of `key`; false when it is empty.
     fn spend(&mut self, key: u64, now: Instant) -> bool {
-        let bucket = match self.buckets.get_mut(key) {
-            Some(b) => b,
-            None => {
-                self.buckets.insert(
-                    key,
-                    Bucket {
-                        tokens: SPAM_BURST,
-                        at: now,
-                    },
-                );
-                match self.buckets.get_mut(key) {
-                    Some(b) => b,
-                    None => return true,
-                }
-            }
-        };
+        let bucket = self.buckets.get_or_insert_with(key, || Bucket {
+            tokens: SPAM_BURST,
+            at: now,
+        });
         let refill =
             now.saturating_duration_since(bucket.at).as_secs_f64() / SPAM_REFILL.as_secs_f64();
         bucket.tokens = (bucket.tokens + refill).min(SPAM_BURST);
@@ -368,5 +365,13 @@ mod tests {
         );
         assert!(r.get_mut(50).is_none());
         assert_eq!(r.get_mut(99).copied(), Some(99));
+
+        let mut r = Remembered::new(4);
+        for k in 0..50u64 {
+            *r.get_or_insert_with(0, || 0) += 1;
+            assert_eq!(*r.get_or_insert_with(k + 1, || k), k);
+            assert!(r.len() <= 4);
+        }
+        assert_eq!(*r.get_or_insert_with(0, || 0), 50, "kept, and made once");
     }
 }
