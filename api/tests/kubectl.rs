@@ -895,6 +895,7 @@ skiff_core::object! {
 
 impl skiff_core::defaults::ApplyDefaults for Greeting {}
 impl skiff_core::validation::Validate for Greeting {}
+impl skiff_core::strategy::Strategy for Greeting {}
 
 #[test]
 fn kubectl_explain_and_server_side_apply_a_user_kind() {

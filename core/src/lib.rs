@@ -34,6 +34,7 @@ pub mod runtime;
 pub mod selector;
 pub mod shutdown;
 pub mod store;
+pub mod strategy;
 pub mod validation;
 pub mod workqueue;
 

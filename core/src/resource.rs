@@ -166,12 +166,12 @@ macro_rules! object {
         #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize, ::schemars::JsonSchema)]
         #[serde(rename_all = "camelCase")]
         pub struct $name {
+            /// The kind of this object, in CamelCase (`Pod`). First on the wire, as kube-apiserver writes it.
+            #[serde(default, skip_serializing_if = "String::is_empty")]
+            pub kind: String,
             /// The versioned schema of this object: `group/version`, or `version` for the core group (`v1`, `apps/v1`).
             #[serde(default, skip_serializing_if = "String::is_empty")]
             pub api_version: String,
-            /// The kind of this object, in CamelCase (`Pod`).
-            #[serde(default, skip_serializing_if = "String::is_empty")]
-            pub kind: String,
             /// Standard object metadata.
             #[serde(default)]
             pub metadata: $crate::meta::ObjectMeta,

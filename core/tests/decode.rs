@@ -271,6 +271,9 @@ impl ApplyDefaults for Greeting {
     }
 }
 
+/// No server-owned fields.
+impl skiff_core::strategy::Strategy for Greeting {}
+
 impl Validate for Greeting {
     fn validate(&self) -> FieldErrors {
         let mut errs = FieldErrors::default();

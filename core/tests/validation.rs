@@ -135,7 +135,10 @@ fn all_errors_are_reported_at_once() {
         "  restartPolicy: Sometimes\n  containers:\n  - {name: Bad, ports: [{containerPort: 0}]}\n",
     ));
     assert!(errs.len() >= 4, "{errs}");
-    let status = errs.to_status("Pod", "p");
+    let status = errs.to_status(
+        &<skiff_core::kinds::Pod as skiff_core::Resource>::api_resource(),
+        "p",
+    );
     assert_eq!(status.code, Some(422));
     assert_eq!(status.reason.as_deref(), Some("Invalid"));
     assert_eq!(status.details.unwrap().causes.len(), errs.len());

@@ -1,7 +1,7 @@
 //! Server-side apply: `PATCH` with `Content-Type: application/apply-patch+yaml`, as `kubectl apply
 //! --server-side` sends it. The merge and field ownership live in [`skiff_core::managed_fields`]; this
 //! module reads the request, creates or updates the object and answers 201 or 200 (`dryRun=All`: the same
-//! answer, nothing stored).
+//! answer through the dry-run client, nothing stored).
 
 use axum::http::HeaderMap;
 use serde_json::Value;
@@ -10,7 +10,7 @@ use skiff_core::meta::Time;
 use skiff_core::ApiResource;
 
 use super::response::{ApiError, Json};
-use super::{field_manager, too_many_writers, ApiServer, Q};
+use super::{field_manager, too_many_writers, ApiServer, Intent, Q};
 
 /// `force=true|false` (absent: false).
 fn force(q: &Q) -> Result<bool, ApiError> {
@@ -19,17 +19,6 @@ fn force(q: &Q) -> Result<bool, ApiError> {
         Some("true") => Ok(true),
         Some(other) => Err(ApiError::bad_request(format!(
             "force {other:?} is not a boolean"
-        ))),
-    }
-}
-
-/// `dryRun=All`: answer what would be stored without storing it (`kubectl diff --server-side`).
-fn dry_run(q: &Q) -> Result<bool, ApiError> {
-    match q.get("dryRun").map(String::as_str) {
-        None | Some("") => Ok(false),
-        Some("All") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(format!(
-            "unsupported dryRun value {other:?} (want All)"
         ))),
     }
 }
@@ -85,7 +74,7 @@ impl ApiServer {
         }
         let manager = &field_manager(q, &HeaderMap::new())?;
         let force = force(q)?;
-        let dry_run = dry_run(q)?;
+        let writer = self.writer(q)?;
         let config = config(body, ns, name)?;
         let rv_given = config.pointer("/metadata/resourceVersion").is_some();
         let api_version = res.api_version();
@@ -103,7 +92,11 @@ impl ApiServer {
             };
             let merged = managed_fields::apply(live.as_ref(), &config, &opts)
                 .map_err(|e| ApiError::from(e.to_status()))?;
-            let (mut value, warnings) = self.admit(res, q, merged)?;
+            let intent = match live {
+                None => Intent::Create,
+                Some(_) => Intent::Update,
+            };
+            let (mut value, warnings) = self.admit(res, q, merged, intent)?;
             if live.is_none() {
                 if rv_given {
                     return Err(ApiError::not_found(format!(
@@ -115,19 +108,13 @@ impl ApiServer {
                     meta.remove("resourceVersion");
                 }
                 self.namespace_exists(res, ns).await?;
-                if dry_run {
-                    return Ok(Json::created(value).with_warnings(warnings));
-                }
-                match self.client.create(res, ns, value).await {
+                match writer.create(res, ns, value).await {
                     Ok(v) => return Ok(Json::created(v).with_warnings(warnings)),
                     Err(e) if e.is_already_exists() => continue,
                     Err(e) => return Err(e.into()),
                 }
             }
-            if dry_run {
-                return Ok(Json::ok(value).with_warnings(warnings));
-            }
-            match self.client.replace(res, ns, name, value).await {
+            match writer.replace(res, ns, name, value).await {
                 Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
                 Err(e) if e.is_conflict() && !rv_given => continue,
                 Err(e) => return Err(e.into()),

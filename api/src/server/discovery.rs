@@ -72,13 +72,13 @@ fn has_status(r: &ApiResource) -> bool {
 }
 
 /// A subresource: its name, the kind it answers with (group, version, kind) and its verbs.
-struct Sub {
-    name: &'static str,
+pub(crate) struct Sub {
+    pub(crate) name: &'static str,
     kind: (String, String, String),
     verbs: &'static [&'static str],
 }
 
-fn subresources(r: &ApiResource) -> Vec<Sub> {
+pub(crate) fn subresources(r: &ApiResource) -> Vec<Sub> {
     let own = || (r.group.clone(), r.version.clone(), r.kind.clone());
     let mut out = Vec::new();
     if has_status(r) {
@@ -114,6 +114,22 @@ fn subresources(r: &ApiResource) -> Vec<Sub> {
         _ => {}
     }
     out
+}
+
+/// Whether subresource `sub` of `r` takes `method` (its verbs as discovery lists them).
+pub(crate) fn subresource_allows(r: &ApiResource, sub: &str, method: &axum::http::Method) -> bool {
+    use axum::http::Method;
+    let verb = match *method {
+        Method::GET => "get",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::POST => "create",
+        Method::DELETE => "delete",
+        _ => return false,
+    };
+    subresources(r)
+        .iter()
+        .any(|s| s.name == sub && s.verbs.contains(&verb))
 }
 
 pub fn api_resource_list<'a>(

@@ -34,7 +34,7 @@ use skiff_core::client::{
     Client, ClientError, DeleteOutcome, DeleteParams, EventType, ListParams, Patch,
     PropagationPolicy, WatchParams,
 };
-use skiff_core::codec::{DecodeError, DecodeOptions, Scheme, Strictness};
+use skiff_core::codec::{DecodeError, DecodeOptions, Object, Scheme, Strictness};
 use skiff_core::kinds::Namespace;
 use skiff_core::managed_fields::record_update;
 use skiff_core::meta::Time;
@@ -70,6 +70,14 @@ pub struct ApiServer {
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
 
 type Q = HashMap<String, String>;
+
+/// Whether a write makes a new object or changes a stored one: the kind's create strategy runs only
+/// on the first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    Create,
+    Update,
+}
 
 impl ApiServer {
     /// A server for the kinds of `scheme`, storing through `client`, that lets every request in.
@@ -182,12 +190,7 @@ impl ApiServer {
             )
             .route("/api/{*rest}", axum::routing::any(resource))
             .route("/apis/{*rest}", axum::routing::any(resource))
-            .fallback(|uri: Uri| async move {
-                ApiError::not_found(format!(
-                    "the server could not find the requested resource ({})",
-                    uri.path()
-                ))
-            })
+            .fallback(|| async { ApiError::no_route() })
             .route(
                 "/metrics",
                 get(|State(s): State<Arc<ApiServer>>| async move { s.metrics.render() }),
@@ -349,6 +352,18 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     }
 }
 
+/// `dryRun=All` (kubectl's `--dry-run=server`): run the write in full and store nothing. Kubernetes
+/// knows no other value.
+pub(super) fn dry_run(q: &Q) -> Result<bool, ApiError> {
+    match q.get("dryRun").map(String::as_str) {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "Invalid dryRun value: {other:?}: supported values: \"All\""
+        ))),
+    }
+}
+
 fn strictness(q: &Q) -> Result<Strictness, ApiError> {
     match q.get("fieldValidation").map(String::as_str) {
         None | Some("") | Some("Warn") => Ok(Strictness::Warn),
@@ -422,7 +437,17 @@ impl ApiServer {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        let target = path::parse(&self.scheme, uri.path()).map_err(|e| ApiError::not_found(e.0))?;
+        let target = path::parse(&self.scheme, uri.path()).map_err(|_| ApiError::no_route())?;
+        if let Target::Object {
+            resource,
+            subresource: Some(sub),
+            ..
+        } = &target
+        {
+            if !discovery::subresource_allows(resource, sub, &method) {
+                return Err(ApiError::method_not_allowed());
+            }
+        }
         let watch = matches!(q.get("watch").map(String::as_str), Some("true") | Some("1"));
         let as_table =
             table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
@@ -559,18 +584,10 @@ impl ApiServer {
                     subresource: Some(sub),
                 },
             ) if sub == "binding" && resource.group.is_empty() && resource.plural == "pods" => self
-                .bind(&namespace, &name, &headers, &body)
+                .bind(&namespace, &name, &q, &headers, &body)
                 .await?
                 .into_response(),
-            (m, _) => {
-                return Err(ApiError::new(
-                    405,
-                    "MethodNotAllowed",
-                    format!(
-                        "the server does not allow this method on the requested resource ({m})"
-                    ),
-                ))
-            }
+            _ => return Err(ApiError::method_not_allowed()),
         })
     }
 
@@ -579,6 +596,7 @@ impl ApiServer {
         &self,
         ns: &str,
         name: &str,
+        q: &Q,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Json, ApiError> {
@@ -596,7 +614,7 @@ impl ApiServer {
             .pointer("/target/name")
             .and_then(Value::as_str)
             .unwrap_or("");
-        self.client.bind(ns, name, node).await?;
+        self.writer(q)?.bind(ns, name, node).await?;
         let mut status = skiff_core::meta::Status::success();
         status.code = Some(201);
         Ok(Json::created(
@@ -636,13 +654,25 @@ impl ApiServer {
         })))
     }
 
-    /// Decodes, defaults and validates a body for `res`; returns the object JSON and unknown-field warnings.
-    fn admit(
+    /// The client a write goes through: the store's, or with `dryRun=All` its dry-run twin, which runs
+    /// the whole write and stores nothing (see [`Client::dry_run`]).
+    fn writer(&self, q: &Q) -> Result<Arc<dyn Client>, ApiError> {
+        if !dry_run(q)? {
+            return Ok(self.client.clone());
+        }
+        self.client.dry_run().ok_or_else(|| {
+            ApiError::bad_request("dryRun is not supported: this server's client cannot run writes without storing them")
+        })
+    }
+
+    /// Decodes a body as `res`'s kind (strictly, or with warnings, as `fieldValidation` asks): the URL
+    /// decides `apiVersion` and `kind` when the body leaves them out.
+    fn decode(
         &self,
         res: &ApiResource,
         q: &Q,
         mut value: Value,
-    ) -> Result<(Value, Vec<String>), ApiError> {
+    ) -> Result<(Object, Vec<String>), ApiError> {
         if let Some(obj) = value.as_object_mut() {
             // kubectl may omit them for the URL's kind; the URL decides.
             obj.entry("apiVersion")
@@ -678,16 +708,76 @@ impl ApiServer {
                 },
             )
             .map_err(decode_error)?;
-        let mut obj = decoded.object;
+        Ok((decoded.object, decoded.warnings))
+    }
+
+    /// Decodes, defaults, runs the kind's strategy (on create) and validates a body for `res`; returns
+    /// the object JSON and unknown-field warnings.
+    fn admit(
+        &self,
+        res: &ApiResource,
+        q: &Q,
+        value: Value,
+        intent: Intent,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        let (mut obj, warnings) = self.decode(res, q, value)?;
         obj.apply_defaults();
+        if intent == Intent::Create {
+            obj.prepare_for_create();
+        }
         let errs = obj.validate();
         if !errs.is_empty() {
-            return Err(ApiError::from(errs.to_status(&res.kind, obj.name())));
+            return Err(ApiError::from(errs.to_status(res, obj.name())));
         }
         let out = obj
             .to_json()
             .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
-        Ok((out, decoded.warnings))
+        Ok((out, warnings))
+    }
+
+    /// Writes the status subresource of `name`: `make` turns the stored object into the new one (the
+    /// body of a PUT, the patched object of a PATCH). The result is decoded as the kind, its status
+    /// strategy runs against the stored object (a Pod keeps its `qosClass`), and the write is a
+    /// compare-and-swap: on the resourceVersion the new object names, else on the one read (retried).
+    async fn write_status(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        q: &Q,
+        make: impl Fn(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Json, ApiError> {
+        for _ in 0..8 {
+            let current = self.client.get(res, ns, name).await?;
+            let new = make(&current)?;
+            let rv_given = new.pointer("/metadata/resourceVersion").is_some()
+                && new.pointer("/metadata/resourceVersion")
+                    != current.pointer("/metadata/resourceVersion");
+            let (mut obj, warnings) = self.decode(res, q, new)?;
+            let old = self
+                .scheme
+                .decode_value(&current, DecodeOptions::default())
+                .map_err(decode_error)?
+                .object;
+            obj.prepare_for_status_update(&old);
+            let mut value = obj
+                .to_json()
+                .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+            if !rv_given {
+                if let (Some(meta), Some(rv)) = (
+                    value.get_mut("metadata").and_then(Value::as_object_mut),
+                    current.pointer("/metadata/resourceVersion"),
+                ) {
+                    meta.insert("resourceVersion".into(), rv.clone());
+                }
+            }
+            match self.writer(q)?.replace_status(res, ns, name, value).await {
+                Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
+                Err(e) if e.is_conflict() && !rv_given => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(too_many_writers(res, name))
     }
 
     async fn namespace_exists(&self, res: &ApiResource, ns: Option<&str>) -> Result<(), ApiError> {
@@ -715,7 +805,8 @@ impl ApiServer {
         body: &[u8],
     ) -> Result<Json, ApiError> {
         let manager = field_manager(q, headers)?;
-        let (mut value, warnings) = self.admit(res, q, parse_body(headers, body)?)?;
+        let (mut value, warnings) =
+            self.admit(res, q, parse_body(headers, body)?, Intent::Create)?;
         record_update(None, &mut value, &manager, &res.api_version(), &Time::now());
         let ns = match (res.scope, ns) {
             (Scope::Namespaced, Some(ns)) => Some(ns.to_string()),
@@ -727,7 +818,7 @@ impl ApiServer {
             (Scope::Cluster, _) => None,
         };
         self.namespace_exists(res, ns.as_deref()).await?;
-        let created = self.client.create(res, ns.as_deref(), value).await?;
+        let created = self.writer(q)?.create(res, ns.as_deref(), value).await?;
         Ok(Json::created(created).with_warnings(warnings))
     }
 
@@ -744,9 +835,10 @@ impl ApiServer {
     ) -> Result<Json, ApiError> {
         let body = parse_body(headers, body)?;
         match sub {
-            Some("status") => Ok(Json::ok(
-                self.client.replace_status(res, ns, name, body).await?,
-            )),
+            Some("status") => {
+                self.write_status(res, ns, name, q, |_| Ok(body.clone()))
+                    .await
+            }
             Some("scale") => {
                 let replicas = body
                     .pointer("/spec/replicas")
@@ -764,7 +856,7 @@ impl ApiServer {
             ))),
             None => {
                 let manager = field_manager(q, headers)?;
-                let (value, warnings) = self.admit(res, q, body)?;
+                let (value, warnings) = self.admit(res, q, body, Intent::Update)?;
                 let rv_given = value.pointer("/metadata/resourceVersion").is_some();
                 for _ in 0..8 {
                     let current = self.client.get(res, ns, name).await?;
@@ -784,7 +876,7 @@ impl ApiServer {
                         // Ownership was computed against `current`: write over exactly that.
                         meta.insert("resourceVersion".into(), rv.clone());
                     }
-                    match self.client.replace(res, ns, name, value).await {
+                    match self.writer(q)?.replace(res, ns, name, value).await {
                         Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
                         Err(e) if e.is_conflict() && !rv_given => continue,
                         Err(e) => return Err(e.into()),
@@ -847,9 +939,19 @@ impl ApiServer {
         };
         match sub {
             Some("status") => {
-                return Ok(Json::ok(
-                    self.client.patch_status(res, ns, name, &patch).await?,
-                ))
+                return self
+                    .write_status(res, ns, name, q, |current| {
+                        let mut doc = current.clone();
+                        patch.apply(&mut doc).map_err(|e| {
+                            ApiError::new(
+                                422,
+                                "Invalid",
+                                format!("the patch cannot be applied: {e}"),
+                            )
+                        })?;
+                        Ok(doc)
+                    })
+                    .await
             }
             Some("scale") => {
                 let current = self.client.get(res, ns, name).await?;
@@ -889,7 +991,7 @@ impl ApiServer {
             })?;
             let rv_precondition = doc.pointer("/metadata/resourceVersion")
                 != current.pointer("/metadata/resourceVersion");
-            let (mut value, warnings) = self.admit(res, q, doc)?;
+            let (mut value, warnings) = self.admit(res, q, doc, Intent::Update)?;
             record_update(
                 Some(&current),
                 &mut value,
@@ -897,7 +999,7 @@ impl ApiServer {
                 &res.api_version(),
                 &Time::now(),
             );
-            match self.client.replace(res, ns, name, value).await {
+            match self.writer(q)?.replace(res, ns, name, value).await {
                 Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
                 Err(e) if e.is_conflict() && !rv_precondition => continue,
                 Err(e) => return Err(e.into()),
@@ -954,7 +1056,7 @@ impl ApiServer {
         body: &[u8],
     ) -> Result<Json, ApiError> {
         let params = Self::delete_params(q, body)?;
-        match self.client.delete(res, ns, name, &params).await? {
+        match self.writer(q)?.delete(res, ns, name, &params).await? {
             DeleteOutcome::Deleted(obj) | DeleteOutcome::Pending(obj) => Ok(Json::ok(obj)),
         }
     }
@@ -966,6 +1068,7 @@ impl ApiServer {
         q: &Q,
     ) -> Result<Json, ApiError> {
         let params = Self::delete_params(q, &[])?;
+        let writer = self.writer(q)?;
         let list = self.client.list(res, ns, &list_params(q)?).await?;
         let mut deleted = Vec::new();
         for item in list.items {
@@ -978,11 +1081,7 @@ impl ApiServer {
                 .pointer("/metadata/namespace")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            match self
-                .client
-                .delete(res, item_ns.as_deref(), &name, &params)
-                .await
-            {
+            match writer.delete(res, item_ns.as_deref(), &name, &params).await {
                 Ok(DeleteOutcome::Deleted(o)) | Ok(DeleteOutcome::Pending(o)) => deleted.push(o),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
@@ -1163,8 +1262,8 @@ impl ApiServer {
         if let Some(rv) = rv {
             obj["metadata"]["resourceVersion"] = json!(rv);
         }
-        let (value, _) = self.admit(res, q, obj)?;
-        let updated = self.client.replace(res, ns, name, value).await?;
+        let (value, _) = self.admit(res, q, obj, Intent::Update)?;
+        let updated = self.writer(q)?.replace(res, ns, name, value).await?;
         Ok(Json::ok(scale_of(res, &updated)?))
     }
 }

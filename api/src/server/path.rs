@@ -3,6 +3,8 @@
 use skiff_core::codec::Scheme;
 use skiff_core::{ApiResource, Scope};
 
+use super::discovery;
+
 /// What a request path names.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Target {
@@ -22,9 +24,15 @@ pub enum Target {
     },
 }
 
-/// Why a path names nothing.
+/// A path that names nothing served: kube-apiserver answers `404 NotFound` with exactly
+/// [`NoRoute::MESSAGE`] (and empty `details`), whatever the path's shape.
 #[derive(Debug, PartialEq, Eq)]
-pub struct NoRoute(pub String);
+pub struct NoRoute;
+
+impl NoRoute {
+    /// kube-apiserver's words for a path it does not serve.
+    pub const MESSAGE: &'static str = "the server could not find the requested resource";
+}
 
 fn lookup(
     scheme: &Scheme,
@@ -36,16 +44,32 @@ fn lookup(
         .resources()
         .find(|r| r.group == group && r.version == version && r.plural == plural)
         .cloned()
-        .ok_or_else(|| {
-            let gv = if group.is_empty() {
-                version.to_string()
-            } else {
-                format!("{group}/{version}")
-            };
-            NoRoute(format!(
-                "the server could not find the requested resource ({plural} in {gv})"
-            ))
-        })
+        .ok_or(NoRoute)
+}
+
+/// An object path, if `sub` is one of the subresources `resource` serves (see
+/// [`discovery::subresources`]): `namespaces/default/replicationcontrollers` is not the
+/// `replicationcontrollers` subresource of namespace `default`, it is a resource nobody serves.
+fn object(
+    resource: ApiResource,
+    namespace: Option<&str>,
+    name: &str,
+    sub: Option<&str>,
+) -> Result<Target, NoRoute> {
+    if let Some(sub) = sub {
+        if !discovery::subresources(&resource)
+            .iter()
+            .any(|s| s.name == sub)
+        {
+            return Err(NoRoute);
+        }
+    }
+    Ok(Target::Object {
+        resource,
+        namespace: namespace.map(str::to_string),
+        name: name.to_string(),
+        subresource: sub.map(str::to_string),
+    })
 }
 
 /// Parses a path under `/api` or `/apis`.
@@ -58,7 +82,7 @@ pub fn parse(scheme: &Scheme, path: &str) -> Result<Target, NoRoute> {
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
-        _ => return Err(NoRoute(format!("no route for {path}"))),
+        _ => return Err(NoRoute),
     };
     let gv = if group.is_empty() {
         version.to_string()
@@ -75,9 +99,7 @@ pub fn parse(scheme: &Scheme, path: &str) -> Result<Target, NoRoute> {
             if scheme.resources().any(|r| r.api_version() == gv) {
                 Ok(Target::GroupVersion(gv))
             } else {
-                Err(NoRoute(format!(
-                    "the server could not find the requested resource ({gv})"
-                )))
+                Err(NoRoute)
             }
         }
         [plural] => Ok(Target::Collection {
@@ -90,35 +112,26 @@ pub fn parse(scheme: &Scheme, path: &str) -> Result<Target, NoRoute> {
                 namespace: Some(ns.to_string()),
             })
         }
-        ["namespaces", ns, plural, name] if namespaced_plural(plural).is_some() => {
-            Ok(Target::Object {
-                resource: lookup(scheme, group, version, plural)?,
-                namespace: Some(ns.to_string()),
-                name: name.to_string(),
-                subresource: None,
-            })
-        }
-        ["namespaces", ns, plural, name, sub] if namespaced_plural(plural).is_some() => {
-            Ok(Target::Object {
-                resource: lookup(scheme, group, version, plural)?,
-                namespace: Some(ns.to_string()),
-                name: name.to_string(),
-                subresource: Some(sub.to_string()),
-            })
-        }
-        [plural, name] => Ok(Target::Object {
-            resource: lookup(scheme, group, version, plural)?,
-            namespace: None,
-            name: name.to_string(),
-            subresource: None,
-        }),
-        [plural, name, sub] => Ok(Target::Object {
-            resource: lookup(scheme, group, version, plural)?,
-            namespace: None,
-            name: name.to_string(),
-            subresource: Some(sub.to_string()),
-        }),
-        _ => Err(NoRoute(format!("no route for {path}"))),
+        ["namespaces", ns, plural, name] if namespaced_plural(plural).is_some() => object(
+            lookup(scheme, group, version, plural)?,
+            Some(ns),
+            name,
+            None,
+        ),
+        ["namespaces", ns, plural, name, sub] if namespaced_plural(plural).is_some() => object(
+            lookup(scheme, group, version, plural)?,
+            Some(ns),
+            name,
+            Some(sub),
+        ),
+        [plural, name] => object(lookup(scheme, group, version, plural)?, None, name, None),
+        [plural, name, sub] => object(
+            lookup(scheme, group, version, plural)?,
+            None,
+            name,
+            Some(sub),
+        ),
+        _ => Err(NoRoute),
     }
 }
 
@@ -187,7 +200,26 @@ mod tests {
                 ..
             }
         ));
-        assert!(parse(&Scheme::builtin(), "/api/v1/widgets").is_err());
+        assert_eq!(parse(&Scheme::builtin(), "/api/v1/widgets"), Err(NoRoute));
+        // A kind nobody serves, under a namespace, is not a subresource of the namespace.
+        assert_eq!(
+            parse(
+                &Scheme::builtin(),
+                "/api/v1/namespaces/default/replicationcontrollers"
+            ),
+            Err(NoRoute)
+        );
+        assert_eq!(
+            parse(
+                &Scheme::builtin(),
+                "/api/v1/namespaces/default/pods/web/widget"
+            ),
+            Err(NoRoute)
+        );
+        assert_eq!(
+            parse(&Scheme::builtin(), "/api/v1/nodes/n1/proxy"),
+            Err(NoRoute)
+        );
         assert!(parse(&Scheme::builtin(), "/apis/apps/v2").is_err());
     }
 }

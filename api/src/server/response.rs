@@ -4,7 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use skiff_core::client::ClientError;
-use skiff_core::meta::Status;
+use skiff_core::meta::{Status, StatusDetails};
 
 /// A JSON body with a status code and optional warnings (`Warning: 299 - "..."` headers).
 pub struct Json {
@@ -38,7 +38,9 @@ impl Json {
 
 impl IntoResponse for Json {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.body).unwrap_or_default();
+        // Compact, then a newline: Go's json.Encoder ends every body kube-apiserver writes with one.
+        let mut body = serde_json::to_vec(&self.body).unwrap_or_default();
+        body.push(b'\n');
         let mut resp = (self.code, body).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -68,6 +70,26 @@ impl ApiError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(404, "NotFound", message)
+    }
+
+    /// kube-apiserver's 404 for a path it does not serve: its exact message and empty `details`.
+    pub fn no_route() -> Self {
+        Self(Box::new(
+            Status::failure(404, "NotFound", super::path::NoRoute::MESSAGE)
+                .with_details(StatusDetails::default()),
+        ))
+    }
+
+    /// kube-apiserver's 405 for a verb a served path does not take (`DELETE pods/x/status`).
+    pub fn method_not_allowed() -> Self {
+        Self(Box::new(
+            Status::failure(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
+            .with_details(StatusDetails::default()),
+        ))
     }
 }
 

@@ -244,30 +244,6 @@ pub(crate) fn compute(
         start_time: old.start_time.or_else(|| Some(Time::now())),
         init_container_statuses: init_statuses,
         container_statuses: statuses,
-        qos_class: Some(qos_class(pod).to_string()),
-    }
-}
-
-/// Kubernetes' QoS class: Guaranteed (limits = requests for cpu and memory everywhere), BestEffort
-/// (none at all), Burstable otherwise.
-pub(crate) fn qos_class(pod: &Pod) -> &'static str {
-    let all: Vec<&Container> = pod.all_containers().collect();
-    if all.iter().all(|c| c.resources.is_empty()) {
-        return "BestEffort";
-    }
-    let guaranteed = all.iter().all(|c| {
-        ["cpu", "memory"].iter().all(|r| {
-            let limit = c.resources.limits.get(*r);
-            limit.is_some()
-                && c.resources
-                    .requests
-                    .get(*r)
-                    .is_none_or(|q| Some(q) == limit)
-        })
-    });
-    if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
+        qos_class: Some(skiff_core::strategy::qos_class(pod).to_string()),
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::meta::{Status, StatusDetails};
 use crate::store::StoreError;
+use crate::ApiResource;
 
 /// A failed client call.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -23,16 +24,28 @@ impl ClientError {
         ClientError::Api(Box::new(Status::failure(code, reason, message)))
     }
 
-    /// `404 NotFound` for `plural/name`.
-    pub fn not_found(plural: &str, name: &str) -> Self {
+    /// `404 NotFound` for object `name` of `res`, worded as kube-apiserver words it
+    /// (`replicasets.apps "web" not found`, details naming the object, its group and resource).
+    pub fn not_found(res: &ApiResource, name: &str) -> Self {
+        Self::about(
+            res,
+            name,
+            404,
+            "NotFound",
+            format!("{} {name:?} not found", qualified(res)),
+        )
+    }
+
+    /// A failure about object `name` of `res`: `details` carry its name, group and resource plural,
+    /// as kube-apiserver's `NotFound`, `AlreadyExists` and `Conflict` do.
+    fn about(res: &ApiResource, name: &str, code: u16, reason: &str, message: String) -> Self {
         ClientError::Api(Box::new(
-            Status::failure(404, "NotFound", format!("{plural} {name:?} not found")).with_details(
-                StatusDetails {
-                    name: Some(name.to_string()),
-                    kind: Some(plural.to_string()),
-                    ..StatusDetails::default()
-                },
-            ),
+            Status::failure(code, reason, message).with_details(StatusDetails {
+                name: Some(name.to_string()).filter(|n| !n.is_empty()),
+                group: Some(res.group.clone()).filter(|g| !g.is_empty()),
+                kind: Some(res.plural.clone()),
+                ..StatusDetails::default()
+            }),
         ))
     }
 
@@ -73,17 +86,24 @@ impl ClientError {
         }
     }
 
-    /// Maps a store error about `plural/name`.
-    pub fn from_store(e: StoreError, plural: &str, name: &str) -> Self {
+    /// Maps a store error about object `name` of `res` (empty for a whole collection).
+    pub fn from_store(e: StoreError, res: &ApiResource, name: &str) -> Self {
+        let qualified = qualified(res);
         match e {
-            StoreError::NotFound { .. } => Self::not_found(plural, name),
-            StoreError::AlreadyExists { .. } => {
-                Self::api(409, "AlreadyExists", format!("{plural} {name:?} already exists"))
-            }
-            StoreError::Conflict { .. } => Self::api(
+            StoreError::NotFound { .. } => Self::not_found(res, name),
+            StoreError::AlreadyExists { .. } => Self::about(
+                res,
+                name,
+                409,
+                "AlreadyExists",
+                format!("{qualified} {name:?} already exists"),
+            ),
+            StoreError::Conflict { .. } => Self::about(
+                res,
+                name,
                 409,
                 "Conflict",
-                format!("Operation cannot be fulfilled on {plural} {name:?}: the object has been modified; please apply your changes to the latest version and try again"),
+                format!("Operation cannot be fulfilled on {qualified} {name:?}: the object has been modified; please apply your changes to the latest version and try again"),
             ),
             StoreError::Expired { requested, compacted } => Self::api(
                 410,
@@ -95,5 +115,40 @@ impl ClientError {
             }
             other => Self::api(500, "InternalError", other.to_string()),
         }
+    }
+}
+
+/// `plural.group` (just `plural` in the core group): how kube-apiserver names a resource in messages.
+pub(crate) fn qualified(res: &ApiResource) -> String {
+    if res.group.is_empty() {
+        res.plural.clone()
+    } else {
+        format!("{}.{}", res.plural, res.group)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Resource;
+
+    #[test]
+    fn messages_and_details_name_the_group_resource() {
+        let rs = crate::kinds::ReplicaSet::api_resource();
+        let s = ClientError::not_found(&rs, "web").status();
+        assert_eq!(
+            s.message.as_deref(),
+            Some("replicasets.apps \"web\" not found")
+        );
+        let d = s.details.unwrap();
+        assert_eq!(
+            (d.name.as_deref(), d.group.as_deref(), d.kind.as_deref()),
+            (Some("web"), Some("apps"), Some("replicasets"))
+        );
+        let pods = crate::kinds::Pod::api_resource();
+        let s = ClientError::from_store(StoreError::AlreadyExists { key: "k".into() }, &pods, "p")
+            .status();
+        assert_eq!(s.message.as_deref(), Some("pods \"p\" already exists"));
+        assert_eq!(s.details.unwrap().group, None);
     }
 }

@@ -10,10 +10,10 @@ use super::{
     field_value, Client, ClientError, DeleteOutcome, DeleteParams, EventType, ListParams, Patch,
     PropagationPolicy, RawEvent, RawList, WatchParams,
 };
-use crate::meta::{StatusCause, StatusDetails, Time};
+use crate::meta::{canonical_order, insert_meta_ordered, StatusCause, StatusDetails, Time};
 use crate::selector::{FieldSelector, Selector};
 use crate::store::{
-    object_key, resource_prefix, EventKind, KeyValue, ListOptions, Store, StoreError,
+    object_key, resource_prefix, DryRunStore, EventKind, KeyValue, ListOptions, Store, StoreError,
 };
 use crate::{ApiResource, Scope};
 
@@ -46,10 +46,14 @@ fn invalid(res: &ApiResource, name: &str, field: &str, message: &str) -> ClientE
     let status = crate::meta::Status::failure(
         422,
         "Invalid",
-        format!("{} {name:?} is invalid: {field}: {message}", res.kind),
+        format!(
+            "{} {name:?} is invalid: {field}: {message}",
+            qualified_kind(res)
+        ),
     )
     .with_details(StatusDetails {
         name: Some(name.to_string()),
+        group: Some(res.group.clone()).filter(|g| !g.is_empty()),
         kind: Some(res.kind.clone()),
         causes: vec![StatusCause {
             reason: Some("FieldValueInvalid".into()),
@@ -59,6 +63,15 @@ fn invalid(res: &ApiResource, name: &str, field: &str, message: &str) -> ClientE
         ..StatusDetails::default()
     });
     ClientError::Api(Box::new(status))
+}
+
+/// `Kind.group` (just `Kind` in the core group), as kube-apiserver names a kind in 422 messages.
+fn qualified_kind(res: &ApiResource) -> String {
+    if res.group.is_empty() {
+        res.kind.clone()
+    } else {
+        format!("{}.{}", res.kind, res.group)
+    }
 }
 
 /// The namespace a call is about: required for namespaced kinds, ignored for cluster-scoped ones.
@@ -127,17 +140,34 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
 fn decode(kv: &KeyValue, res: &ApiResource) -> Result<Value, ClientError> {
     let mut obj: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ClientError::Decode(format!("stored {} {}: {e}", res.kind, kv.key)))?;
-    meta_mut(&mut obj)?.insert(
-        "resourceVersion".into(),
+    // Stored bytes are in wire order already; only the resourceVersion needs its place.
+    insert_meta_ordered(
+        meta_mut(&mut obj)?,
+        "resourceVersion",
         Value::String(kv.mod_revision.to_string()),
     );
     Ok(obj)
 }
 
-/// What is stored: the object without its resourceVersion (which is the store revision).
+/// Stamps `rev` as the object's resourceVersion and puts its envelope in wire order
+/// ([`canonical_order`]): what this client added to the metadata went in at the end. Revision 0 is
+/// a write a [`DryRunStore`] did not make: no resourceVersion, as kube-apiserver's dry-run create.
+fn stamp(obj: &mut Value, rev: i64) {
+    if let Ok(m) = meta_mut(obj) {
+        if rev > 0 {
+            m.insert("resourceVersion".into(), Value::String(rev.to_string()));
+        } else {
+            m.shift_remove("resourceVersion");
+        }
+    }
+    canonical_order(obj);
+}
+
+/// What is stored: the object in wire order without its resourceVersion (which is the store revision).
 fn encode(obj: &Value) -> Result<Vec<u8>, ClientError> {
     let mut obj = obj.clone();
-    meta_mut(&mut obj)?.remove("resourceVersion");
+    meta_mut(&mut obj)?.shift_remove("resourceVersion");
+    canonical_order(&mut obj);
     serde_json::to_vec(&obj).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
@@ -257,8 +287,8 @@ impl InProcessClient {
             .store
             .get(&key(res, ns, name))
             .await
-            .map_err(|e| ClientError::from_store(e, &res.plural, name))?
-            .ok_or_else(|| ClientError::not_found(&res.plural, name))?;
+            .map_err(|e| ClientError::from_store(e, res, name))?
+            .ok_or_else(|| ClientError::not_found(res, name))?;
         let obj = decode(&kv, res)?;
         Ok((kv, obj))
     }
@@ -288,12 +318,7 @@ impl InProcessClient {
             .is_some_and(|f| !f.is_empty());
         if deleting && !finalizers_left {
             let last = self.store.delete(&k, Some(cur_kv.mod_revision)).await?;
-            if let Ok(m) = meta_mut(&mut new) {
-                m.insert(
-                    "resourceVersion".into(),
-                    Value::String(last.mod_revision.to_string()),
-                );
-            }
+            stamp(&mut new, last.mod_revision);
             return Ok(new);
         }
         let mut unchanged = new.clone();
@@ -308,9 +333,7 @@ impl InProcessClient {
             .store
             .update(&k, bytes, Some(cur_kv.mod_revision))
             .await?;
-        if let Ok(m) = meta_mut(&mut new) {
-            m.insert("resourceVersion".into(), Value::String(rev.to_string()));
-        }
+        stamp(&mut new, rev);
         Ok(new)
     }
 
@@ -335,7 +358,7 @@ impl InProcessClient {
                             expected,
                             actual: cur_kv.mod_revision,
                         },
-                        &res.plural,
+                        res,
                         name,
                     ));
                 }
@@ -399,7 +422,7 @@ impl InProcessClient {
             match self.write(res, ns, name, &cur_kv, &cur, new).await {
                 Ok(v) => return Ok(v),
                 Err(StoreError::Conflict { .. }) if expected.is_none() => continue,
-                Err(e) => return Err(ClientError::from_store(e, &res.plural, name)),
+                Err(e) => return Err(ClientError::from_store(e, res, name)),
             }
         }
         Err(ClientError::api(
@@ -465,12 +488,7 @@ impl InProcessClient {
         let event = match (ev.kind, old_match, new_match) {
             (EventKind::Delete, true, _) => {
                 let mut last = old?;
-                if let Ok(m) = meta_mut(&mut last) {
-                    m.insert(
-                        "resourceVersion".into(),
-                        Value::String(ev.kv.mod_revision.to_string()),
-                    );
-                }
+                stamp(&mut last, ev.kv.mod_revision);
                 RawEvent {
                     event_type: EventType::Deleted,
                     object: last,
@@ -565,7 +583,7 @@ impl Client for InProcessClient {
             match self.write(&res, Some(ns), pod, &cur_kv, &cur, new).await {
                 Ok(_) => return Ok(()),
                 Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(ClientError::from_store(e, &res.plural, pod)),
+                Err(e) => return Err(ClientError::from_store(e, &res, pod)),
             }
         }
         Err(ClientError::api(
@@ -573,6 +591,13 @@ impl Client for InProcessClient {
             "Conflict",
             format!("pods {pod:?}: too many concurrent writers, try again"),
         ))
+    }
+
+    /// The same client over a [`DryRunStore`] view of this one's store.
+    fn dry_run(&self) -> Option<Arc<dyn Client>> {
+        Some(Arc::new(InProcessClient::new(Arc::new(DryRunStore::new(
+            self.store.clone(),
+        )))))
     }
 
     async fn get(
@@ -616,7 +641,7 @@ impl Client for InProcessClient {
                     },
                 )
                 .await
-                .map_err(|e| ClientError::from_store(e, &res.plural, ""))?;
+                .map_err(|e| ClientError::from_store(e, res, ""))?;
             revision.get_or_insert(page.revision);
             for kv in &page.items {
                 let obj = decode(kv, res)?;
@@ -726,10 +751,10 @@ impl Client for InProcessClient {
                     name = format!("{prefix}{}", random_suffix());
                     meta_mut(&mut obj)?.insert("name".into(), Value::String(name.clone()));
                 }
-                (Err(e), _) => return Err(ClientError::from_store(e, &res.plural, &name)),
+                (Err(e), _) => return Err(ClientError::from_store(e, res, &name)),
             }
         };
-        meta_mut(&mut obj)?.insert("resourceVersion".into(), Value::String(rev.to_string()));
+        stamp(&mut obj, rev);
         Ok(obj)
     }
 
@@ -840,7 +865,7 @@ impl Client for InProcessClient {
                 match self.write(res, ns, name, &cur_kv, &cur, new).await {
                     Ok(obj) => return Ok(DeleteOutcome::Pending(obj)),
                     Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound { .. }) => continue,
-                    Err(e) => return Err(ClientError::from_store(e, &res.plural, name)),
+                    Err(e) => return Err(ClientError::from_store(e, res, name)),
                 }
             }
             let mut finalizers: Vec<Value> = meta(&cur)
@@ -864,12 +889,7 @@ impl Client for InProcessClient {
                     .await
                     .map(|last| {
                         let mut obj = cur.clone();
-                        if let Ok(m) = meta_mut(&mut obj) {
-                            m.insert(
-                                "resourceVersion".into(),
-                                Value::String(last.mod_revision.to_string()),
-                            );
-                        }
+                        stamp(&mut obj, last.mod_revision);
                         DeleteOutcome::Deleted(obj)
                     })
             } else {
@@ -894,7 +914,7 @@ impl Client for InProcessClient {
             match result {
                 Ok(outcome) => return Ok(outcome),
                 Err(StoreError::Conflict { .. }) | Err(StoreError::NotFound { .. }) => continue,
-                Err(e) => return Err(ClientError::from_store(e, &res.plural, name)),
+                Err(e) => return Err(ClientError::from_store(e, res, name)),
             }
         }
         Err(ClientError::api(
@@ -955,12 +975,12 @@ impl Client for InProcessClient {
             });
             self.store.watch_filtered(&prefix, from, pre).await
         }
-        .map_err(|e| ClientError::from_store(e, &res.plural, ""))?;
+        .map_err(|e| ClientError::from_store(e, res, ""))?;
         let res = res.clone();
         let live = store_watch.filter_map(move |item| {
             let out = match item {
                 Ok(ev) => Self::filtered_events(res.clone(), filter.clone(), ev),
-                Err(e) => Some(Err(ClientError::from_store(e, &res.plural, ""))),
+                Err(e) => Some(Err(ClientError::from_store(e, &res, ""))),
             };
             futures::future::ready(out)
         });

@@ -164,6 +164,27 @@ pub trait Client: Send + Sync + 'static {
     /// # });
     /// ```
     async fn bind(&self, ns: &str, pod: &str, node: &str) -> Result<(), ClientError>;
+    /// A client whose writes run in full (every check, every server-set field) and store nothing, as
+    /// kube-apiserver's `dryRun=All`; `None` when this client cannot do that (the default).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use skiff_core::client::{Api, InProcessClient};
+    /// use skiff_core::kinds::ConfigMap;
+    /// use skiff_core::store::MemoryStore;
+    ///
+    /// let client = InProcessClient::shared(Arc::new(MemoryStore::new()));
+    /// let dry: Api<ConfigMap> = Api::namespaced(client.dry_run().unwrap(), "default");
+    /// let answered = dry.create(&ConfigMap::named("c")).await.unwrap();
+    /// assert!(answered.metadata.uid.is_some());
+    /// let real: Api<ConfigMap> = Api::namespaced(client, "default");
+    /// assert!(real.get("c").await.unwrap_err().is_not_found());
+    /// # });
+    /// ```
+    fn dry_run(&self) -> Option<std::sync::Arc<dyn Client>> {
+        None
+    }
     /// Streams changes. An `Err` with code 410 means the resourceVersion is too old: list again.
     async fn watch(
         &self,

@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::defaults::ApplyDefaults;
 use crate::meta::ObjectMeta;
+use crate::strategy::Strategy;
 use crate::validation::{FieldErrors, Validate};
 use crate::{ApiResource, Resource};
 
@@ -20,6 +21,10 @@ pub trait AnyResource: Any + fmt::Debug + Send + Sync {
     fn apply_defaults(&mut self);
     /// Validates as Kubernetes does.
     fn validate(&self) -> FieldErrors;
+    /// The kind's create hook ([`Strategy::prepare_for_create`]).
+    fn prepare_for_create(&mut self);
+    /// The kind's status-update hook; does nothing when `old` is another kind.
+    fn prepare_for_status_update(&mut self, old: &dyn Any);
     /// Serializes to JSON.
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
     /// Upcast for downcasting.
@@ -30,7 +35,7 @@ pub trait AnyResource: Any + fmt::Debug + Send + Sync {
     fn clone_box(&self) -> Box<dyn AnyResource>;
 }
 
-impl<K: Resource + ApplyDefaults + Validate> AnyResource for K {
+impl<K: Resource + ApplyDefaults + Validate + Strategy> AnyResource for K {
     fn resource(&self) -> ApiResource {
         K::api_resource()
     }
@@ -45,6 +50,14 @@ impl<K: Resource + ApplyDefaults + Validate> AnyResource for K {
     }
     fn validate(&self) -> FieldErrors {
         Validate::validate(self)
+    }
+    fn prepare_for_create(&mut self) {
+        Strategy::prepare_for_create(self)
+    }
+    fn prepare_for_status_update(&mut self, old: &dyn Any) {
+        if let Some(old) = old.downcast_ref::<K>() {
+            Strategy::prepare_for_status_update(self, old)
+        }
     }
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::to_value(self)
@@ -80,7 +93,7 @@ pub struct Object(Box<dyn AnyResource>);
 
 impl Object {
     /// Wraps a typed object.
-    pub fn new<K: Resource + ApplyDefaults + Validate>(obj: K) -> Self {
+    pub fn new<K: Resource + ApplyDefaults + Validate + Strategy>(obj: K) -> Self {
         Self(Box::new(obj))
     }
 
@@ -112,6 +125,16 @@ impl Object {
     /// Fills defaults as Kubernetes does on create.
     pub fn apply_defaults(&mut self) {
         self.0.apply_defaults()
+    }
+
+    /// Runs the kind's create hook (after [`Object::apply_defaults`]): see [`crate::strategy`].
+    pub fn prepare_for_create(&mut self) {
+        self.0.prepare_for_create()
+    }
+
+    /// Runs the kind's status-update hook against the stored object `old` (see [`crate::strategy`]).
+    pub fn prepare_for_status_update(&mut self, old: &Object) {
+        self.0.prepare_for_status_update(old.0.as_any())
     }
 
     /// Validates as Kubernetes does (call after [`Object::apply_defaults`]).

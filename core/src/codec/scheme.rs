@@ -8,6 +8,7 @@ use super::documents::{line_of, split_yaml, Document};
 use super::typed::{decode_typed, Source, TypedError};
 use super::{DecodeError, Object};
 use crate::defaults::ApplyDefaults;
+use crate::strategy::Strategy;
 use crate::validation::Validate;
 use crate::{kinds, ApiResource, Resource};
 
@@ -64,7 +65,7 @@ struct Registration {
     schema: SchemaFn,
 }
 
-fn decode_as<K: Resource + ApplyDefaults + Validate>(
+fn decode_as<K: Resource + ApplyDefaults + Validate + Strategy>(
     src: Source<'_>,
 ) -> Result<(Object, Vec<String>), TypedError> {
     decode_typed::<K>(src).map(|(k, unknown)| (Object::new(k), unknown))
@@ -108,7 +109,9 @@ impl Scheme {
     }
 
     /// Adds a kind (built-in or your own); its JSON schema (from `schemars`) is what `kubectl explain` shows.
-    pub fn register<K: Resource + ApplyDefaults + Validate + JsonSchema>(&mut self) -> &mut Self {
+    pub fn register<K: Resource + ApplyDefaults + Validate + Strategy + JsonSchema>(
+        &mut self,
+    ) -> &mut Self {
         self.kinds.insert(
             (K::api_version(), K::KIND.to_string()),
             Registration {

@@ -5,10 +5,12 @@
 
 mod list;
 mod object_meta;
+mod order;
 mod status;
 mod time;
 
 pub use list::ObjectList;
 pub use object_meta::{ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference, TypeMeta};
+pub use order::{canonical_order, insert_meta_ordered};
 pub use status::{Status, StatusCause, StatusDetails};
 pub use time::{MicroTime, Time};

@@ -17,12 +17,12 @@ use super::ListMeta;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
+    /// Always `Status` (fields in `metav1.Status`'s order: clients compare these bodies as text).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
     /// Always `v1`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub api_version: String,
-    /// Always `Status`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub kind: String,
     /// Empty list metadata (present on the wire as `{}`).
     #[serde(default)]
     pub metadata: ListMeta,

@@ -28,6 +28,7 @@
 //! # Ok::<(), StoreError>(()) }).unwrap();
 //! ```
 
+mod dry_run;
 pub mod engine;
 mod error;
 mod keys;
@@ -38,6 +39,7 @@ mod watch;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+pub use dry_run::DryRunStore;
 pub use error::StoreError;
 pub use keys::{object_key, resource_prefix};
 pub use memory::MemoryStore;

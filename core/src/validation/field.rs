@@ -217,9 +217,10 @@ impl std::error::Error for FieldError {}
 ///
 /// ```
 /// # use skiff_core::validation::{FieldErrors, FieldError, FieldPath};
+/// # use skiff_core::{kinds::Pod, Resource};
 /// let mut errs = FieldErrors::default();
 /// errs.push(FieldError::required(&FieldPath::new("spec").child("containers"), ""));
-/// let status = errs.to_status("Pod", "web");
+/// let status = errs.to_status(&Pod::api_resource(), "web");
 /// assert_eq!(status.code, Some(422));
 /// assert_eq!(status.message.as_deref(), Some("Pod \"web\" is invalid: spec.containers: Required value"));
 /// ```
@@ -267,8 +268,15 @@ impl FieldErrors {
     }
 
     /// The 422 `Invalid` status the API server answers with, one cause per error.
-    pub fn to_status(&self, kind: &str, name: &str) -> Status {
-        let message = format!("{kind} {name:?} is invalid: {self}");
+    pub fn to_status(&self, res: &crate::ApiResource, name: &str) -> Status {
+        // kube-apiserver's NewInvalid: the qualified kind (`ReplicaSet.apps`) in the message, the kind
+        // and its group in the details.
+        let qualified = if res.group.is_empty() {
+            res.kind.clone()
+        } else {
+            format!("{}.{}", res.kind, res.group)
+        };
+        let message = format!("{qualified} {name:?} is invalid: {self}");
         let causes = self
             .0
             .iter()
@@ -280,7 +288,8 @@ impl FieldErrors {
             .collect();
         Status::failure(422, "Invalid", message).with_details(StatusDetails {
             name: Some(name.to_string()),
-            kind: Some(kind.to_string()),
+            group: Some(res.group.clone()).filter(|g| !g.is_empty()),
+            kind: Some(res.kind.clone()),
             causes,
             ..StatusDetails::default()
         })
@@ -342,7 +351,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let s = errs.to_status("Pod", "x");
+        let s = errs.to_status(&<crate::kinds::Pod as crate::Resource>::api_resource(), "x");
         assert!(s
             .message
             .as_deref()
