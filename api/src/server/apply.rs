@@ -9,8 +9,10 @@ use skiff_core::managed_fields::{self, ApplyOptions};
 use skiff_core::meta::Time;
 use skiff_core::ApiResource;
 
+use super::request::field_manager;
 use super::response::{ApiError, Json};
-use super::{field_manager, too_many_writers, ApiServer, Intent, Q};
+use super::write::{too_many_writers, Intent};
+use super::{ApiServer, Q};
 
 /// `force=true|false` (absent: false).
 fn force(q: &Q) -> Result<bool, ApiError> {

@@ -1,0 +1,398 @@
+//! The write verbs: create, update, patch, and writes of the status subresource; decoding,
+//! defaulting, the kind's strategy and validation (admission), and the dry-run client.
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap};
+use serde_json::Value;
+use skiff_core::client::{Client, Patch};
+use skiff_core::codec::{DecodeOptions, Object};
+use skiff_core::kinds::Namespace;
+use skiff_core::managed_fields::record_update;
+use skiff_core::meta::Time;
+use skiff_core::{ApiResource, Resource, Scope};
+
+use super::request::{decode_error, dry_run, field_manager, parse_body, strictness};
+use super::response::{ApiError, Json};
+use super::subresources::scale_of;
+use super::{ApiServer, Q};
+
+/// Whether a write makes a new object or changes a stored one: the kind's create strategy runs only
+/// on the first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Intent {
+    Create,
+    Update,
+}
+
+impl ApiServer {
+    /// The client a write goes through: the store's, or with `dryRun=All` its dry-run twin, which runs
+    /// the whole write and stores nothing (see [`Client::dry_run`]).
+    pub(super) fn writer(&self, q: &Q) -> Result<Arc<dyn Client>, ApiError> {
+        if !dry_run(q)? {
+            return Ok(self.client.clone());
+        }
+        self.client.dry_run().ok_or_else(|| {
+            ApiError::bad_request("dryRun is not supported: this server's client cannot run writes without storing them")
+        })
+    }
+
+    /// Decodes a body as `res`'s kind (strictly, or with warnings, as `fieldValidation` asks): the URL
+    /// decides `apiVersion` and `kind` when the body leaves them out.
+    pub(super) fn decode(
+        &self,
+        res: &ApiResource,
+        q: &Q,
+        mut value: Value,
+    ) -> Result<(Object, Vec<String>), ApiError> {
+        if let Some(obj) = value.as_object_mut() {
+            // kubectl may omit them for the URL's kind; the URL decides.
+            obj.entry("apiVersion")
+                .or_insert_with(|| Value::String(res.api_version()));
+            obj.entry("kind")
+                .or_insert_with(|| Value::String(res.kind.clone()));
+        } else {
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
+        let kind = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let api_version = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if kind != res.kind || api_version != res.api_version() {
+            return Err(ApiError::bad_request(format!(
+                "the body is a {kind} ({api_version}); this URL serves {} ({})",
+                res.kind,
+                res.api_version()
+            )));
+        }
+        let decoded = self
+            .scheme
+            .decode_value(
+                &value,
+                DecodeOptions {
+                    strictness: strictness(q)?,
+                },
+            )
+            .map_err(decode_error)?;
+        Ok((decoded.object, decoded.warnings))
+    }
+
+    /// Decodes, defaults, runs the kind's strategy (on create) and validates a body for `res`; returns
+    /// the object JSON and unknown-field warnings.
+    pub(super) fn admit(
+        &self,
+        res: &ApiResource,
+        q: &Q,
+        value: Value,
+        intent: Intent,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        let (mut obj, warnings) = self.decode(res, q, value)?;
+        obj.apply_defaults();
+        if intent == Intent::Create {
+            obj.prepare_for_create();
+        }
+        let errs = obj.validate();
+        if !errs.is_empty() {
+            return Err(ApiError::from(errs.to_status(res, obj.name())));
+        }
+        let out = obj
+            .to_json()
+            .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+        Ok((out, warnings))
+    }
+
+    /// Writes the status subresource of `name`: `make` turns the stored object into the new one (the
+    /// body of a PUT, the patched object of a PATCH). The result is decoded as the kind, its status
+    /// strategy runs against the stored object (a Pod keeps its `qosClass`), and the write is a
+    /// compare-and-swap: on the resourceVersion the new object names, else on the one read (retried).
+    pub(super) async fn write_status(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        q: &Q,
+        make: impl Fn(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Json, ApiError> {
+        for _ in 0..8 {
+            let current = self.client.get(res, ns, name).await?;
+            let new = make(&current)?;
+            let rv_given = new.pointer("/metadata/resourceVersion").is_some()
+                && new.pointer("/metadata/resourceVersion")
+                    != current.pointer("/metadata/resourceVersion");
+            let (mut obj, warnings) = self.decode(res, q, new)?;
+            let old = self
+                .scheme
+                .decode_value(&current, DecodeOptions::default())
+                .map_err(decode_error)?
+                .object;
+            obj.prepare_for_status_update(&old);
+            let mut value = obj
+                .to_json()
+                .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
+            if !rv_given {
+                if let (Some(meta), Some(rv)) = (
+                    value.get_mut("metadata").and_then(Value::as_object_mut),
+                    current.pointer("/metadata/resourceVersion"),
+                ) {
+                    meta.insert("resourceVersion".into(), rv.clone());
+                }
+            }
+            match self.writer(q)?.replace_status(res, ns, name, value).await {
+                Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
+                Err(e) if e.is_conflict() && !rv_given => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(too_many_writers(res, name))
+    }
+
+    pub(super) async fn namespace_exists(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+    ) -> Result<(), ApiError> {
+        if res.scope == Scope::Namespaced {
+            if let Some(ns) = ns {
+                let nsr = Namespace::api_resource();
+                match self.client.get(&nsr, None, ns).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {
+                        return Err(ApiError::not_found(format!("namespaces {ns:?} not found")))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn create(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        q: &Q,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Json, ApiError> {
+        let manager = field_manager(q, headers)?;
+        let (mut value, warnings) =
+            self.admit(res, q, parse_body(headers, body)?, Intent::Create)?;
+        record_update(None, &mut value, &manager, &res.api_version(), &Time::now());
+        let ns = match (res.scope, ns) {
+            (Scope::Namespaced, Some(ns)) => Some(ns.to_string()),
+            (Scope::Namespaced, None) => value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| Some("default".into())),
+            (Scope::Cluster, _) => None,
+        };
+        self.namespace_exists(res, ns.as_deref()).await?;
+        let created = self.writer(q)?.create(res, ns.as_deref(), value).await?;
+        Ok(Json::created(created).with_warnings(warnings))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn replace(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        q: &Q,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Json, ApiError> {
+        let body = parse_body(headers, body)?;
+        match sub {
+            Some("status") => {
+                self.write_status(res, ns, name, q, |_| Ok(body.clone()))
+                    .await
+            }
+            Some("scale") => {
+                let replicas = body
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                let rv = body
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                self.set_replicas(res, ns, name, q, replicas, rv).await
+            }
+            Some(other) => Err(ApiError::not_found(format!(
+                "subresource {other:?} of {} is not served",
+                res.plural
+            ))),
+            None => {
+                let manager = field_manager(q, headers)?;
+                let (value, warnings) = self.admit(res, q, body, Intent::Update)?;
+                let rv_given = value.pointer("/metadata/resourceVersion").is_some();
+                for _ in 0..8 {
+                    let current = self.client.get(res, ns, name).await?;
+                    let mut value = value.clone();
+                    record_update(
+                        Some(&current),
+                        &mut value,
+                        &manager,
+                        &res.api_version(),
+                        &Time::now(),
+                    );
+                    if let (false, Some(meta), Some(rv)) = (
+                        rv_given,
+                        value.get_mut("metadata").and_then(Value::as_object_mut),
+                        current.pointer("/metadata/resourceVersion"),
+                    ) {
+                        // Ownership was computed against `current`: write over exactly that.
+                        meta.insert("resourceVersion".into(), rv.clone());
+                    }
+                    match self.writer(q)?.replace(res, ns, name, value).await {
+                        Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
+                        Err(e) if e.is_conflict() && !rv_given => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(too_many_writers(res, name))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn patch(
+        &self,
+        res: &ApiResource,
+        ns: Option<&str>,
+        name: &str,
+        sub: Option<&str>,
+        q: &Q,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Json, ApiError> {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        if content_type == "application/apply-patch+yaml" {
+            return match sub {
+                None => self.apply(res, ns, name, q, body).await,
+                Some(other) => Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    format!("server-side apply of the {other:?} subresource is not supported"),
+                )),
+            };
+        }
+        let patch = match content_type.as_str() {
+            "application/merge-patch+json" => Patch::Merge(
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid merge patch: {e}")))?,
+            ),
+            "application/strategic-merge-patch+json" => Patch::Strategic(
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid strategic merge patch: {e}")))?,
+            ),
+            "application/json-patch+json" => Patch::Json(
+                serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?,
+            ),
+            other => {
+                return Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    format!(
+                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {other:?})"
+                    ),
+                ))
+            }
+        };
+        match sub {
+            Some("status") => {
+                return self
+                    .write_status(res, ns, name, q, |current| {
+                        let mut doc = current.clone();
+                        patch.apply(&mut doc).map_err(|e| {
+                            ApiError::new(
+                                422,
+                                "Invalid",
+                                format!("the patch cannot be applied: {e}"),
+                            )
+                        })?;
+                        Ok(doc)
+                    })
+                    .await
+            }
+            Some("scale") => {
+                let current = self.client.get(res, ns, name).await?;
+                let mut scale = scale_of(res, &current)?;
+                let before_rv = scale.pointer("/metadata/resourceVersion").cloned();
+                patch.apply(&mut scale).map_err(|e| {
+                    ApiError::new(422, "Invalid", format!("the patch cannot be applied: {e}"))
+                })?;
+                let replicas = scale
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                let rv = match scale.pointer("/metadata/resourceVersion") {
+                    Some(v) if Some(v) != before_rv.as_ref() => v.as_str().map(str::to_string),
+                    _ => current
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                };
+                return self.set_replicas(res, ns, name, q, replicas, rv).await;
+            }
+            Some(other) => {
+                return Err(ApiError::not_found(format!(
+                    "subresource {other:?} of {} is not served",
+                    res.plural
+                )))
+            }
+            None => {}
+        }
+        // Apply the patch here so the result is validated like any write; replace with compare-and-swap.
+        let manager = field_manager(q, headers)?;
+        for _ in 0..8 {
+            let current = self.client.get(res, ns, name).await?;
+            let mut doc = current.clone();
+            patch.apply(&mut doc).map_err(|e| {
+                ApiError::new(422, "Invalid", format!("the patch cannot be applied: {e}"))
+            })?;
+            let rv_precondition = doc.pointer("/metadata/resourceVersion")
+                != current.pointer("/metadata/resourceVersion");
+            let (mut value, warnings) = self.admit(res, q, doc, Intent::Update)?;
+            record_update(
+                Some(&current),
+                &mut value,
+                &manager,
+                &res.api_version(),
+                &Time::now(),
+            );
+            match self.writer(q)?.replace(res, ns, name, value).await {
+                Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
+                Err(e) if e.is_conflict() && !rv_precondition => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(too_many_writers(res, name))
+    }
+}
+
+/// 409 after losing every compare-and-swap retry.
+pub(super) fn too_many_writers(res: &ApiResource, name: &str) -> ApiError {
+    ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "{} {name:?}: too many concurrent writers; retry",
+            res.plural
+        ),
+    )
+}
