@@ -446,3 +446,96 @@ async fn dry_run_answers_every_write_and_stores_nothing() {
     let (_, after) = s.json(Method::GET, &format!("{rss}/web"), None).await;
     assert_eq!(after, stored_rs, "the stored ReplicaSet changed");
 }
+
+async fn get_accept(s: &Server, path: &str, accept: &str) -> (StatusCode, Value) {
+    let resp = s
+        .http
+        .get(format!("{}{path}", s.base))
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap();
+    let code = resp.status();
+    (code, resp.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_only_forms_for_get_list_watch_and_patch() {
+    const META: &str = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+    const META_LIST: &str = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+    let s = server().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let (_, created) = s.json(Method::POST, pods, Some(pod("p", json!({})))).await;
+
+    let (code, one) = get_accept(&s, &format!("{pods}/p"), META).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        one,
+        json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+               "metadata": created["metadata"]})
+    );
+    let (code, list) = get_accept(&s, pods, META_LIST).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(list["kind"], "PartialObjectMetadataList");
+    assert_eq!(list["apiVersion"], "meta.k8s.io/v1");
+    assert!(list["metadata"]["resourceVersion"].is_string());
+    assert_eq!(list["items"][0]["kind"], "PartialObjectMetadata");
+    assert_eq!(
+        list["items"][0]["metadata"]["uid"],
+        created["metadata"]["uid"]
+    );
+    assert!(list["items"][0].get("spec").is_none());
+    // The list form for one object, and the object form for a list: 406.
+    let (code, refused) = get_accept(&s, &format!("{pods}/p"), META_LIST).await;
+    assert_eq!(code, StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(refused["reason"], "NotAcceptable");
+    let (code, _) = get_accept(&s, pods, META).await;
+    assert_eq!(code, StatusCode::NOT_ACCEPTABLE);
+    // controller-runtime's metadata client offers both, then JSON.
+    let (code, both) = get_accept(&s, pods, &format!("{META_LIST},{META},application/json")).await;
+    assert_eq!(
+        (code, &both["kind"]),
+        (StatusCode::OK, &json!("PartialObjectMetadataList"))
+    );
+
+    // A patch answered as metadata (controller-runtime's metadata client patches labels this way).
+    let resp = s
+        .http
+        .patch(format!("{}{pods}/p", s.base))
+        .header("content-type", "application/merge-patch+json")
+        .header("accept", META)
+        .body(r#"{"metadata":{"labels":{"seen":"yes"}}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let patched: Value = resp.json().await.unwrap();
+    assert_eq!(patched["kind"], "PartialObjectMetadata");
+    assert_eq!(patched["metadata"]["labels"]["seen"], "yes");
+    assert!(patched.get("spec").is_none());
+
+    // A watch: every event's object is metadata only, bookmarks included.
+    let mut resp = s
+        .http
+        .get(format!(
+            "{}{pods}?watch=true&resourceVersion=0&timeoutSeconds=1",
+            s.base
+        ))
+        .header("accept", META)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut text = String::new();
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{text}");
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(events[0]["object"]["metadata"]["labels"]["seen"], "yes");
+}

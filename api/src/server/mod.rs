@@ -11,6 +11,7 @@ mod delete;
 mod discovery;
 mod inflight;
 mod metrics;
+mod negotiate;
 mod openapi;
 mod path;
 mod pod_proxy;
@@ -41,6 +42,7 @@ use skiff_core::Resource;
 
 use crate::auth::TokenSet;
 pub use discovery::KUBERNETES_MINOR;
+use negotiate::{Answer, Form};
 use path::Target;
 use response::{ApiError, Json};
 use subresources::scale_of;
@@ -334,8 +336,24 @@ impl ApiServer {
             }
         }
         let watch = matches!(q.get("watch").map(String::as_str), Some("true") | Some("1"));
-        let as_table =
-            table::wants_table(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+        let answer = match (&method, &target) {
+            (&Method::GET, Target::Collection { .. }) if !watch => Answer::List,
+            (&Method::DELETE, Target::Collection { .. }) => Answer::List,
+            _ => Answer::Object,
+        };
+        let form = negotiate::form(
+            headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()),
+            answer,
+        )?;
+        let as_table = form == Form::Table;
+        let res = match &target {
+            Target::Collection { resource, .. } | Target::Object { resource, .. } => {
+                Some(resource.clone())
+            }
+            Target::GroupVersion(_) => None,
+        };
+        // Writes answer the object they wrote, in the form asked for (metadata only, for one).
+        let shaped = |json: Json| negotiate::in_form(form, res.as_ref(), json).into_response();
         Ok(match (&method, target) {
             (&Method::GET, Target::GroupVersion(gv)) => {
                 Json::ok(discovery::api_resource_list(&gv, self.scheme.resources())).into_response()
@@ -347,7 +365,7 @@ impl ApiServer {
                     namespace,
                 },
             ) if watch => {
-                self.watch(&resource, namespace.as_deref(), &q, as_table)
+                self.watch(&resource, namespace.as_deref(), &q, form)
                     .await?
             }
             (
@@ -357,7 +375,7 @@ impl ApiServer {
                     namespace,
                 },
             ) => self
-                .list(&resource, namespace.as_deref(), &q, as_table)
+                .list(&resource, namespace.as_deref(), &q, form)
                 .await?
                 .into_response(),
             (
@@ -368,8 +386,8 @@ impl ApiServer {
                 },
             ) => self
                 .create(&resource, namespace.as_deref(), &q, &headers, &body)
-                .await?
-                .into_response(),
+                .await
+                .map(&shaped)?,
             (
                 &Method::DELETE,
                 Target::Collection {
@@ -378,8 +396,8 @@ impl ApiServer {
                 },
             ) => self
                 .delete_collection(&resource, namespace.as_deref(), &q)
-                .await?
-                .into_response(),
+                .await
+                .map(&shaped)?,
             (
                 &Method::GET,
                 Target::Object {
@@ -405,7 +423,7 @@ impl ApiServer {
                     let include = q.get("includeObject").map(String::as_str);
                     Json::ok(table::table(&resource, &[obj], &rv, include)).into_response()
                 } else {
-                    Json::ok(obj).into_response()
+                    shaped(Json::ok(obj))
                 }
             }
             (
@@ -426,8 +444,8 @@ impl ApiServer {
                     &headers,
                     &body,
                 )
-                .await?
-                .into_response(),
+                .await
+                .map(&shaped)?,
             (
                 &Method::PATCH,
                 Target::Object {
@@ -446,8 +464,8 @@ impl ApiServer {
                     &headers,
                     &body,
                 )
-                .await?
-                .into_response(),
+                .await
+                .map(&shaped)?,
             (
                 &Method::DELETE,
                 Target::Object {
@@ -458,8 +476,8 @@ impl ApiServer {
                 },
             ) => self
                 .delete(&resource, namespace.as_deref(), &name, &q, &body)
-                .await?
-                .into_response(),
+                .await
+                .map(&shaped)?,
             (
                 &Method::POST,
                 Target::Object {
@@ -470,8 +488,8 @@ impl ApiServer {
                 },
             ) if sub == "binding" && resource.group.is_empty() && resource.plural == "pods" => self
                 .bind(&namespace, &name, &q, &headers, &body)
-                .await?
-                .into_response(),
+                .await
+                .map(&shaped)?,
             _ => return Err(ApiError::method_not_allowed()),
         })
     }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use skiff_core::client::{ClientError, EventType, WatchParams};
 use skiff_core::ApiResource;
 
+use super::negotiate::{self, Form};
 use super::request::list_params;
 use super::response::{ApiError, Json};
 use super::{table, ApiServer, Q};
@@ -21,10 +22,10 @@ impl ApiServer {
         res: &ApiResource,
         ns: Option<&str>,
         q: &Q,
-        as_table: bool,
+        form: Form,
     ) -> Result<Json, ApiError> {
         let list = self.client.list(res, ns, &list_params(q)?).await?;
-        if as_table {
+        if form == Form::Table {
             let mut t = table::table(
                 res,
                 &list.items,
@@ -40,6 +41,9 @@ impl ApiServer {
         if let Some(c) = list.continue_token {
             metadata["continue"] = Value::String(c);
         }
+        if form == Form::Metadata {
+            return Ok(Json::ok(negotiate::metadata_list(metadata, &list.items)));
+        }
         Ok(Json::ok(json!({
             "kind": format!("{}List", res.kind),
             "apiVersion": res.api_version(),
@@ -53,7 +57,7 @@ impl ApiServer {
         res: &ApiResource,
         ns: Option<&str>,
         q: &Q,
-        as_table: bool,
+        form: Form,
     ) -> Result<Response, ApiError> {
         let lp = list_params(q)?;
         let timeout = q
@@ -97,16 +101,19 @@ impl ApiServer {
                         EventType::Deleted => "DELETED",
                         EventType::Bookmark => "BOOKMARK",
                     };
-                    let object = if as_table && ev.event_type != EventType::Bookmark {
-                        let rv = ev
-                            .object
-                            .pointer("/metadata/resourceVersion")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string();
-                        table::table(&res, &[ev.object], &rv, include.as_deref())
-                    } else {
-                        ev.object
+                    let object = match form {
+                        Form::Table if ev.event_type != EventType::Bookmark => {
+                            let rv = ev
+                                .object
+                                .pointer("/metadata/resourceVersion")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string();
+                            table::table(&res, &[ev.object], &rv, include.as_deref())
+                        }
+                        // Bookmarks too: a metadata watcher decodes every event the same way.
+                        Form::Metadata => negotiate::metadata_of(&ev.object),
+                        _ => ev.object,
                     };
                     let mut l = serde_json::to_vec(&json!({"type": t, "object": object}))
                         .unwrap_or_default();

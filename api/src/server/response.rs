@@ -57,6 +57,7 @@ impl IntoResponse for Json {
 }
 
 /// Any failure, answered as a `Status`.
+#[derive(Debug)]
 pub struct ApiError(pub Box<Status>);
 
 impl ApiError {

@@ -421,15 +421,6 @@ fn shape(res: &ApiResource) -> (Vec<Value>, RowFn) {
     }
 }
 
-/// True when the client asked for a Table (`Accept: application/json;as=Table;...`).
-pub fn wants_table(accept: Option<&str>) -> bool {
-    accept.is_some_and(|a| {
-        a.split(',')
-            .next()
-            .is_some_and(|first| first.contains("as=Table"))
-    })
-}
-
 /// A Table of `items`; rows carry `PartialObjectMetadata` unless `include_object` is `Object`.
 pub fn table(
     res: &ApiResource,
@@ -500,15 +491,11 @@ mod tests {
     }
 
     #[test]
-    fn service_ports_and_accept_header() {
+    fn service_ports() {
         let svc = json!({"metadata": {"name": "web"}, "spec": {"type": "NodePort", "clusterIP": "10.96.0.10",
             "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}, {"port": 53, "protocol": "UDP"}], "selector": {"app": "web"}}});
         let cells = service_row(&svc);
         assert_eq!(cells[4], json!("80:30080/TCP,53/UDP"));
         assert_eq!(cells[6], json!("app=web"));
-        assert!(wants_table(Some(
-            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-        )));
-        assert!(!wants_table(Some("application/json")));
     }
 }
