@@ -539,3 +539,172 @@ async fn metadata_only_forms_for_get_list_watch_and_patch() {
     assert_eq!(events[0]["object"]["kind"], "PartialObjectMetadata");
     assert_eq!(events[0]["object"]["metadata"]["labels"]["seen"], "yes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_by_name_from_zero_sends_added_then_every_modified_and_ends_at_its_timeout() {
+    let s = server().await;
+    let cms = "/api/v1/namespaces/default/configmaps";
+    for name in ["watched", "other"] {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+        s.json(Method::POST, cms, Some(cm)).await;
+    }
+    let started = std::time::Instant::now();
+    let mut resp = s
+        .http
+        .get(format!(
+            "{}{cms}?watch=true&resourceVersion=0&fieldSelector=metadata.name%3Dwatched&timeoutSeconds=2",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    for (name, n) in [
+        ("watched", "1"),
+        ("other", "1"),
+        ("watched", "2"),
+        ("watched", "3"),
+    ] {
+        let patch = format!(r#"{{"data":{{"n":"{n}"}}}}"#);
+        let (code, _) = send_typed(
+            &s,
+            Method::PATCH,
+            &format!("{cms}/{name}"),
+            "application/merge-patch+json",
+            &patch,
+        )
+        .await;
+        assert_eq!(code, StatusCode::OK);
+    }
+    let mut text = String::new();
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let seen: Vec<(String, String, String)> = text
+        .lines()
+        .map(|l| {
+            let ev: Value = serde_json::from_str(l).unwrap();
+            (
+                ev["type"].as_str().unwrap().to_string(),
+                ev["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                ev["object"]["data"]["n"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = [
+        ("ADDED", ""),
+        ("MODIFIED", "1"),
+        ("MODIFIED", "2"),
+        ("MODIFIED", "3"),
+    ]
+    .iter()
+    .map(|(t, n)| (t.to_string(), "watched".to_string(), n.to_string()))
+    .collect();
+    assert_eq!(seen, want);
+    // The stream ended cleanly (no error) at its deadline, not before.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1900));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_selectors_are_the_ones_each_kind_supports() {
+    let s = server().await;
+    let names = |list: &Value| -> Vec<String> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (name, spec) in [
+        ("plain", json!({})),
+        ("cordoned", json!({"unschedulable": true})),
+    ] {
+        let node =
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}, "spec": spec});
+        s.json(Method::POST, "/api/v1/nodes", Some(node)).await;
+    }
+    // A node without the field has Go's zero value, false: `=`, `==` and `!=` all see it.
+    for (selector, want) in [
+        ("spec.unschedulable==false", vec!["plain"]),
+        ("spec.unschedulable=false", vec!["plain"]),
+        ("spec.unschedulable!=false", vec!["cordoned"]),
+        (
+            "spec.unschedulable=true,metadata.name=cordoned",
+            vec!["cordoned"],
+        ),
+    ] {
+        let (code, list) = s
+            .json(
+                Method::GET,
+                &format!("/api/v1/nodes?fieldSelector={selector}"),
+                None,
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{selector}: {list}");
+        assert_eq!(names(&list), want, "{selector}");
+    }
+
+    let pods = "/api/v1/namespaces/default/pods";
+    s.json(Method::POST, pods, Some(pod("p", json!({})))).await;
+    for (selector, want) in [
+        ("status.phase=Pending", vec!["p"]),
+        ("status.phase!=Pending", vec![]),
+        ("spec.hostNetwork=false", vec!["p"]),
+        ("spec.restartPolicy=Always", vec!["p"]),
+        ("spec.nodeName=", vec!["p"]),
+        ("metadata.namespace=default", vec!["p"]),
+    ] {
+        let (code, list) = s
+            .json(
+                Method::GET,
+                &format!("{pods}?fieldSelector={selector}"),
+                None,
+            )
+            .await;
+        assert_eq!(code, StatusCode::OK, "{selector}: {list}");
+        assert_eq!(names(&list), want, "{selector}");
+    }
+
+    // What a kind does not support is 400 naming the field, for lists and watches alike.
+    for path in [
+        format!("{pods}?fieldSelector=spec.containers=x"),
+        format!("{pods}?watch=true&fieldSelector=spec.containers=x"),
+        "/api/v1/nodes?fieldSelector=metadata.namespace=default".to_string(),
+        "/api/v1/namespaces/default/configmaps?fieldSelector=data.k=v".to_string(),
+    ] {
+        let (code, err) = s.json(Method::GET, &path, None).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{path}");
+        let field = path
+            .split("fieldSelector=")
+            .nth(1)
+            .unwrap()
+            .split('=')
+            .next()
+            .unwrap();
+        assert_eq!(
+            err["message"],
+            format!("field label not supported: {field}"),
+            "{path}"
+        );
+    }
+    // ReplicaSets by status.replicas (absent: 0); events by their source's component.
+    let (code, _) = s
+        .json(
+            Method::GET,
+            "/apis/apps/v1/replicasets?fieldSelector=status.replicas=0",
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _) = s
+        .json(
+            Method::GET,
+            "/api/v1/events?fieldSelector=source=kubelet,type=Normal",
+            None,
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK);
+}

@@ -41,4 +41,4 @@ pub mod workqueue;
 pub use dynamic::DynamicObject;
 pub use intstr::IntOrString;
 pub use quantity::Quantity;
-pub use resource::{ApiResource, Resource, Scope};
+pub use resource::{ApiResource, Resource, Scope, SelectableField};

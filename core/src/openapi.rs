@@ -379,6 +379,7 @@ mod tests {
             singular: "greeting".into(),
             short_names: vec![],
             scope: crate::Scope::Namespaced,
+            selectable_fields: &[],
         };
         assert_eq!(kind_schema_name(&res), "com.example.v1.Greeting");
         let lease = crate::kinds::Lease::api_resource();

@@ -72,6 +72,9 @@ pub trait Resource: Clone + Debug + Serialize + DeserializeOwned + Send + Sync +
     const SHORT_NAMES: &'static [&'static str] = &[];
     /// Namespaced or cluster-scoped.
     const SCOPE: Scope;
+    /// Fields beyond `metadata.name` (and `metadata.namespace` for namespaced kinds) that
+    /// `?fieldSelector=` may name, as the kind's `ToSelectableFields` in Kubernetes lists them.
+    const SELECTABLE_FIELDS: &'static [SelectableField] = &[];
 
     /// The object's metadata.
     fn meta(&self) -> &ObjectMeta;
@@ -97,6 +100,7 @@ pub trait Resource: Clone + Debug + Serialize + DeserializeOwned + Send + Sync +
             singular: Self::SINGULAR.into(),
             short_names: Self::SHORT_NAMES.iter().map(|s| s.to_string()).collect(),
             scope: Self::SCOPE,
+            selectable_fields: Self::SELECTABLE_FIELDS,
         }
     }
 
@@ -130,9 +134,65 @@ pub struct ApiResource {
     pub short_names: Vec<String>,
     /// Namespaced or cluster-scoped.
     pub scope: Scope,
+    /// The kind's own selectable fields (see [`Resource::SELECTABLE_FIELDS`] and
+    /// [`ApiResource::selectable_field`]).
+    #[serde(skip)]
+    pub selectable_fields: &'static [SelectableField],
 }
 
+/// A field a kind can be selected by: `?fieldSelector=spec.nodeName=n1`.
+///
+/// Kubernetes compares every selectable field as text, and a field the object leaves out has its Go
+/// zero value: a Node without `spec.unschedulable` matches `spec.unschedulable=false`, a ReplicaSet
+/// without status matches `status.replicas=0`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SelectableField {
+    /// The name a selector uses, e.g. `spec.nodeName`, or `source` for an Event's reporting component.
+    pub label: &'static str,
+    /// Where the value is in the object's JSON, dotted (`source.component`).
+    pub path: &'static str,
+    /// The value when the object leaves the field out (`"false"`, `"0"` or `""`).
+    pub absent: &'static str,
+}
+
+impl SelectableField {
+    /// A string field found under its own label's path, empty when absent.
+    pub const fn string(label: &'static str) -> Self {
+        Self {
+            label,
+            path: label,
+            absent: "",
+        }
+    }
+}
+
+const METADATA_NAME: SelectableField = SelectableField::string("metadata.name");
+const METADATA_NAMESPACE: SelectableField = SelectableField::string("metadata.namespace");
+
 impl ApiResource {
+    /// The field a selector's `label` names for this kind: `metadata.name` for every kind,
+    /// `metadata.namespace` for namespaced ones, and the kind's [`selectable_fields`](Self::selectable_fields).
+    /// `None` means Kubernetes refuses the selector (`field label not supported`).
+    ///
+    /// ```
+    /// use skiff_core::kinds::{Node, Pod};
+    /// use skiff_core::Resource;
+    ///
+    /// assert!(Pod::api_resource().selectable_field("spec.nodeName").is_some());
+    /// assert_eq!(Node::api_resource().selectable_field("spec.unschedulable").unwrap().absent, "false");
+    /// assert!(Node::api_resource().selectable_field("metadata.namespace").is_none());
+    /// ```
+    pub fn selectable_field(&self, label: &str) -> Option<SelectableField> {
+        let meta: &[SelectableField] = match self.scope {
+            Scope::Namespaced => &[METADATA_NAME, METADATA_NAMESPACE],
+            Scope::Cluster => &[METADATA_NAME],
+        };
+        meta.iter()
+            .chain(self.selectable_fields)
+            .find(|f| f.label == label)
+            .copied()
+    }
+
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
@@ -159,7 +219,8 @@ macro_rules! object {
         resource {
             kind: $kind:literal, group: $group:literal, version: $version:literal,
             plural: $plural:literal, singular: $singular:literal,
-            short_names: [$($short:literal),* $(,)?], scope: $scope:ident $(,)?
+            short_names: [$($short:literal),* $(,)?], scope: $scope:ident
+            $(, selectable_fields: [$($field_sel:expr),* $(,)?])? $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -206,6 +267,7 @@ macro_rules! object {
             const SINGULAR: &'static str = $singular;
             const SHORT_NAMES: &'static [&'static str] = &[$($short),*];
             const SCOPE: $crate::Scope = $crate::Scope::$scope;
+            $(const SELECTABLE_FIELDS: &'static [$crate::SelectableField] = &[$($field_sel),*];)?
 
             fn meta(&self) -> &$crate::meta::ObjectMeta {
                 &self.metadata

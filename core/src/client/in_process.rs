@@ -15,7 +15,7 @@ use crate::selector::{FieldSelector, Selector};
 use crate::store::{
     object_key, resource_prefix, DryRunStore, EventKind, KeyValue, ListOptions, Store, StoreError,
 };
-use crate::{ApiResource, Scope};
+use crate::{ApiResource, Scope, SelectableField};
 
 /// How many times a write retries internally on a conflict it caused itself (patch, unconditional update).
 const MAX_RETRIES: usize = 16;
@@ -201,6 +201,8 @@ fn random_suffix() -> String {
 struct Filter {
     labels: Selector,
     fields: FieldSelector,
+    /// The kind's field behind each label the selector names.
+    resolved: Vec<SelectableField>,
     /// Byte strings an object's stored JSON must contain to possibly match (from `=` terms on plain
     /// string fields, e.g. `"nodeName":"node-1"`): a watch skips decoding events that lack them, which
     /// matters when many watchers each see every change (a node agent per node).
@@ -241,19 +243,34 @@ fn fields_needles(fields: &FieldSelector) -> Vec<memchr::memmem::Finder<'static>
 }
 
 impl Filter {
-    fn new(label: Option<&str>, field: Option<&str>) -> Result<Self, ClientError> {
+    /// The filter of a list or watch of `res`; every field the selector names must be one the kind
+    /// can be selected by (else 400 with kube-apiserver's `field label not supported: <field>`).
+    fn new(
+        res: &ApiResource,
+        label: Option<&str>,
+        field: Option<&str>,
+    ) -> Result<Self, ClientError> {
         let labels = label
             .unwrap_or("")
             .parse()
             .map_err(|e| bad_request(format!("invalid labelSelector: {e}")))?;
-        let fields = field
+        let fields: FieldSelector = field
             .unwrap_or("")
             .parse()
             .map_err(|e| bad_request(format!("invalid fieldSelector: {e}")))?;
+        let resolved = fields
+            .requirements()
+            .iter()
+            .map(|r| {
+                res.selectable_field(&r.field)
+                    .ok_or_else(|| bad_request(format!("field label not supported: {}", r.field)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let needles = fields_needles(&fields);
         Ok(Self {
             labels,
             fields,
+            resolved,
             needles,
         })
     }
@@ -272,7 +289,11 @@ impl Filter {
             .and_then(|m| m.get("labels"))
             .and_then(|l| serde_json::from_value(l.clone()).ok())
             .unwrap_or_default();
-        self.labels.matches(&labels) && self.fields.matches(|f| field_value(obj, f))
+        self.labels.matches(&labels)
+            && self.fields.matches(|label| {
+                let field = self.resolved.iter().find(|f| f.label == label)?;
+                Some(field_value(obj, field.path).unwrap_or_else(|| field.absent.to_string()))
+            })
     }
 }
 
@@ -622,6 +643,7 @@ impl Client for InProcessClient {
             ns.filter(|n| !n.is_empty() && res.scope == Scope::Namespaced),
         );
         let filter = Filter::new(
+            res,
             params.label_selector.as_deref(),
             params.field_selector.as_deref(),
         )?;
@@ -931,6 +953,7 @@ impl Client for InProcessClient {
         params: &WatchParams,
     ) -> Result<BoxStream<'static, Result<RawEvent, ClientError>>, ClientError> {
         let filter = Arc::new(Filter::new(
+            res,
             params.label_selector.as_deref(),
             params.field_selector.as_deref(),
         )?);

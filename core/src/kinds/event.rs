@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ObjectReference;
 use crate::meta::{MicroTime, Time};
-use crate::object;
+use crate::{object, SelectableField};
 
 object! {
     /// An Event. Repeats are aggregated: `count` grows and `lastTimestamp` moves.
@@ -56,6 +56,20 @@ object! {
     resource {
         kind: "Event", group: "", version: "v1",
         plural: "events", singular: "event", short_names: ["ev"], scope: Namespaced,
+        // As Kubernetes' field selectors for the kind (its `ToSelectableFields`).
+        selectable_fields: [
+            SelectableField::string("involvedObject.kind"),
+            SelectableField::string("involvedObject.namespace"),
+            SelectableField::string("involvedObject.name"),
+            SelectableField::string("involvedObject.uid"),
+            SelectableField::string("involvedObject.apiVersion"),
+            SelectableField::string("involvedObject.resourceVersion"),
+            SelectableField::string("involvedObject.fieldPath"),
+            SelectableField::string("reason"),
+            SelectableField::string("reportingComponent"),
+            SelectableField { label: "source", path: "source.component", absent: "" },
+            SelectableField::string("type"),
+        ],
     }
 }
 

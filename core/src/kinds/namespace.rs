@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::meta::Time;
-use crate::object;
+use crate::{object, SelectableField};
 
 object! {
     /// A Namespace; namespaced objects can only be created in one that exists.
@@ -19,6 +19,11 @@ object! {
     resource {
         kind: "Namespace", group: "", version: "v1",
         plural: "namespaces", singular: "namespace", short_names: ["ns"], scope: Cluster,
+        // As Kubernetes' field selectors for the kind (its `ToSelectableFields`).
+        selectable_fields: [
+            SelectableField::string("status.phase"),
+            SelectableField { label: "name", path: "metadata.name", absent: "" },
+        ],
     }
 }
 

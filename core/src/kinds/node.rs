@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Taint;
 use crate::meta::Time;
-use crate::{object, Quantity};
+use crate::{object, Quantity, SelectableField};
 
 object! {
     /// A Node: registered by its agent, which reports capacity and heartbeats.
@@ -22,6 +22,10 @@ object! {
     resource {
         kind: "Node", group: "", version: "v1",
         plural: "nodes", singular: "node", short_names: ["no"], scope: Cluster,
+        // As Kubernetes' field selectors for the kind (its `ToSelectableFields`).
+        selectable_fields: [
+            SelectableField { label: "spec.unschedulable", path: "spec.unschedulable", absent: "false" },
+        ],
     }
 }
 
@@ -35,12 +39,6 @@ pub struct NodeSpec {
     /// IP ranges, one per family; the first equals `podCIDR`.
     #[serde(default, rename = "podCIDRs", skip_serializing_if = "Vec::is_empty")]
     pub pod_cidrs: Vec<String>,
-    /// When true, no new pods are scheduled here (`kubectl cordon`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unschedulable: Option<bool>,
-    /// Taints repelling pods that do not tolerate them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub taints: Vec<Taint>,
     /// Cloud provider ID.
     #[serde(
         default,
@@ -48,6 +46,12 @@ pub struct NodeSpec {
         skip_serializing_if = "Option::is_none"
     )]
     pub provider_id: Option<String>,
+    /// When true, no new pods are scheduled here (`kubectl cordon`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unschedulable: Option<bool>,
+    /// Taints repelling pods that do not tolerate them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
 }
 
 /// The observed state of a node.

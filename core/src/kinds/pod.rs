@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Toleration;
 use crate::meta::{ObjectMeta, Time};
-use crate::{object, IntOrString, Quantity};
+use crate::{object, IntOrString, Quantity, SelectableField};
 
 object! {
     /// A Pod: the smallest deployable unit, a group of containers with one IP.
@@ -29,6 +29,17 @@ object! {
     resource {
         kind: "Pod", group: "", version: "v1",
         plural: "pods", singular: "pod", short_names: ["po"], scope: Namespaced,
+        // As Kubernetes' field selectors for the kind (its `ToSelectableFields`).
+        selectable_fields: [
+            SelectableField::string("spec.nodeName"),
+            SelectableField::string("spec.restartPolicy"),
+            SelectableField::string("spec.schedulerName"),
+            SelectableField::string("spec.serviceAccountName"),
+            SelectableField { label: "spec.hostNetwork", path: "spec.hostNetwork", absent: "false" },
+            SelectableField::string("status.phase"),
+            SelectableField::string("status.podIP"),
+            SelectableField::string("status.nominatedNodeName"),
+        ],
     }
 }
 
@@ -54,15 +65,15 @@ impl Pod {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
+    /// Volumes the containers may mount.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
     /// Containers run in order before the app containers; each must exit 0 before the next starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub init_containers: Vec<Container>,
     /// The app containers; at least one.
     #[serde(default)]
     pub containers: Vec<Container>,
-    /// Volumes the containers may mount.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<Volume>,
     /// `Always` (default), `OnFailure` or `Never`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<String>,
@@ -96,12 +107,12 @@ pub struct PodSpec {
     /// Taints this pod tolerates.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tolerations: Vec<Toleration>,
-    /// Scheduling priority value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<i32>,
     /// Name of the priority class.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
+    /// Scheduling priority value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i32>,
     /// Whether service environment variables are injected (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_service_links: Option<bool>,
@@ -117,9 +128,6 @@ pub struct Container {
     /// Image reference (`nginx`, `library/nginx:1.27`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// `Always`, `IfNotPresent` or `Never`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image_pull_policy: Option<String>,
     /// Entrypoint; replaces the image's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
@@ -159,6 +167,9 @@ pub struct Container {
     /// `File` or `FallbackToLogsOnError`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_message_policy: Option<String>,
+    /// `Always`, `IfNotPresent` or `Never`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
     /// Keep stdin open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<bool>,
@@ -185,18 +196,18 @@ pub struct ContainerPort {
     /// IANA service name, unique in the pod; services and probes may refer to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Port number in the pod's network namespace (1-65535).
-    #[serde(default)]
-    pub container_port: i32,
     /// Port on the host to forward to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_port: Option<i32>,
-    /// Host IP to bind the host port to.
-    #[serde(default, rename = "hostIP", skip_serializing_if = "Option::is_none")]
-    pub host_ip: Option<String>,
+    /// Port number in the pod's network namespace (1-65535).
+    #[serde(default)]
+    pub container_port: i32,
     /// `TCP` (default), `UDP` or `SCTP`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
+    /// Host IP to bind the host port to.
+    #[serde(default, rename = "hostIP", skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<String>,
 }
 
 /// An environment variable: a value, or a reference to where the value comes from.
@@ -279,12 +290,12 @@ pub struct VolumeMount {
     /// Name of a volume of the pod.
     #[serde(default)]
     pub name: String,
-    /// Where in the container.
-    #[serde(default)]
-    pub mount_path: String,
     /// Mount read-only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,
+    /// Where in the container.
+    #[serde(default)]
+    pub mount_path: String,
     /// Path within the volume to mount instead of its root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub_path: Option<String>,
@@ -384,12 +395,12 @@ pub struct Volume {
     /// Name, unique in the pod (DNS-1123 label).
     #[serde(default)]
     pub name: String,
-    /// A directory that lives as long as the pod.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub empty_dir: Option<EmptyDirVolumeSource>,
     /// A file or directory of the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_path: Option<HostPathVolumeSource>,
+    /// A directory that lives as long as the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_dir: Option<EmptyDirVolumeSource>,
     /// The keys of a ConfigMap as files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map: Option<ConfigMapVolumeSource>,
@@ -555,9 +566,6 @@ pub struct ContainerStatus {
     /// Whether its readiness probe passes.
     #[serde(default)]
     pub ready: bool,
-    /// Whether it started (its startup probe passed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started: Option<bool>,
     /// How many times it was restarted.
     #[serde(default)]
     pub restart_count: i32,
@@ -574,6 +582,9 @@ pub struct ContainerStatus {
         skip_serializing_if = "Option::is_none"
     )]
     pub container_id: Option<String>,
+    /// Whether it started (its startup probe passed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<bool>,
 }
 
 /// The state of a container: exactly one of waiting, running, terminated.

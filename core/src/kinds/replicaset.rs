@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::PodTemplateSpec;
 use crate::meta::Time;
-use crate::object;
 use crate::selector::LabelSelector;
+use crate::{object, SelectableField};
 
 object! {
     /// A ReplicaSet: `replicas` pods from `template`, found again by `selector`.
@@ -21,6 +21,10 @@ object! {
     resource {
         kind: "ReplicaSet", group: "apps", version: "v1",
         plural: "replicasets", singular: "replicaset", short_names: ["rs"], scope: Namespaced,
+        // As Kubernetes' field selectors for the kind (its `ToSelectableFields`).
+        selectable_fields: [
+            SelectableField { label: "status.replicas", path: "status.replicas", absent: "0" },
+        ],
     }
 }
 

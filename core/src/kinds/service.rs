@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{object, IntOrString};
+use crate::{object, IntOrString, SelectableField};
 
 object! {
     /// A Service: a ClusterIP (and optionally a NodePort on every node) routed to ready pods.
@@ -20,6 +20,11 @@ object! {
     resource {
         kind: "Service", group: "", version: "v1",
         plural: "services", singular: "service", short_names: ["svc"], scope: Namespaced,
+        // As Kubernetes' field selectors for the kind (its `ToSelectableFields`).
+        selectable_fields: [
+            SelectableField::string("spec.clusterIP"),
+            SelectableField::string("spec.type"),
+        ],
     }
 }
 
@@ -27,39 +32,39 @@ object! {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceSpec {
-    /// `ClusterIP` (default) or `NodePort`.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub type_: Option<String>,
-    /// Pods with these labels back the Service.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub selector: BTreeMap<String, String>,
     /// Ports the Service exposes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ServicePort>,
+    /// Pods with these labels back the Service.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub selector: BTreeMap<String, String>,
     /// The virtual IP (allocated when empty; `None` for a headless Service).
     #[serde(default, rename = "clusterIP", skip_serializing_if = "Option::is_none")]
     pub cluster_ip: Option<String>,
     /// The virtual IPs, one per family; the first equals `clusterIP`.
     #[serde(default, rename = "clusterIPs", skip_serializing_if = "Vec::is_empty")]
     pub cluster_ips: Vec<String>,
+    /// `ClusterIP` (default) or `NodePort`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
     /// Extra IPs the proxy accepts traffic on.
     #[serde(default, rename = "externalIPs", skip_serializing_if = "Vec::is_empty")]
     pub external_ips: Vec<String>,
     /// `None` (default) or `ClientIP`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_affinity: Option<String>,
+    /// For NodePort: `Cluster` (default) or `Local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_traffic_policy: Option<String>,
+    /// Route to not-ready pods too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_not_ready_addresses: Option<bool>,
     /// `IPv4` / `IPv6`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip_families: Vec<String>,
     /// `SingleStack` (default), `PreferDualStack` or `RequireDualStack`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_family_policy: Option<String>,
-    /// Route to not-ready pods too.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub publish_not_ready_addresses: Option<bool>,
-    /// For NodePort: `Cluster` (default) or `Local`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_traffic_policy: Option<String>,
     /// `Cluster` (default) or `Local`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internal_traffic_policy: Option<String>,

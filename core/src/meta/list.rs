@@ -11,12 +11,12 @@ use super::ListMeta;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectList<K> {
-    /// `apiVersion` of the items.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub api_version: String,
     /// `<Kind>List`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
+    /// `apiVersion` of the items.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
     /// The revision the list reflects and the continue token.
     #[serde(default)]
     pub metadata: ListMeta,

@@ -11,12 +11,12 @@ use super::Time;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TypeMeta {
-    /// `group/version`, or just `version` for the core group (`v1`, `apps/v1`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub api_version: String,
     /// The kind in CamelCase (`Pod`, `ReplicaSet`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
+    /// `group/version`, or just `version` for the core group (`v1`, `apps/v1`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub api_version: String,
 }
 
 impl TypeMeta {
