@@ -8,14 +8,33 @@
 //! | list page at a revision | range `[start, prefix_end)` with `limit` and `revision` |
 //! | watch from a revision | watch with prefix, `start_revision = from + 1`, `prev_kv` |
 //! | `Expired` | a compacted revision (range error or watch `compact_revision`) |
+//!
+//! The gRPC client is generated at build time from `proto/etcd.proto` (the part of etcd's API used
+//! here, field numbers as etcd's) by protox and tonic: no `protoc` is needed to build Skiff. A client
+//! crate would bring all of etcd's API and, today, a build that runs `protoc`.
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use etcd_client::{
-    Client, Compare, CompareOp, EventType, GetOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
-};
+use futures::StreamExt;
 use skiff_core::store::{
     EventKind, KeyValue, ListOptions, ListResult, Store, StoreError, WatchEvent, WatchStream,
+};
+use tonic::transport::{Channel, Endpoint};
+
+/// etcd's gRPC messages and clients, generated from `proto/etcd.proto` (see the [module docs](self)).
+#[allow(missing_docs, clippy::all, clippy::pedantic, clippy::unwrap_used)]
+mod pb {
+    tonic::include_proto!("etcdserverpb");
+}
+
+use pb::compare::{CompareResult, CompareTarget, TargetUnion};
+use pb::kv_client::KvClient;
+use pb::request_op::Request;
+use pb::response_op::Response;
+use pb::watch_client::WatchClient;
+use pb::{
+    CompactionRequest, Compare, RangeRequest, RangeResponse, RequestOp, TxnRequest, TxnResponse,
+    WatchCreateRequest, WatchRequest,
 };
 
 /// Largest response accepted from etcd.
@@ -24,23 +43,23 @@ const MAX_RESPONSE_BYTES: usize = 1 << 30;
 /// A store on a real etcd cluster. See the [module docs](self) for the mapping.
 #[derive(Clone)]
 pub struct EtcdStore {
-    client: Client,
+    channel: Channel,
 }
 
-fn backend(e: etcd_client::Error) -> StoreError {
-    StoreError::Backend(format!("etcd: {e}"))
+fn backend(e: tonic::Status) -> StoreError {
+    StoreError::Backend(format!("etcd: {}", e.message()))
 }
 
-fn is_compacted(e: &etcd_client::Error) -> bool {
-    e.to_string().contains("compacted")
+fn is_compacted(e: &tonic::Status) -> bool {
+    e.message().contains("compacted")
 }
 
-fn convert(kv: &etcd_client::KeyValue) -> KeyValue {
+fn convert(kv: &pb::KeyValue) -> KeyValue {
     KeyValue {
-        key: String::from_utf8_lossy(kv.key()).into_owned(),
-        value: Bytes::copy_from_slice(kv.value()),
-        create_revision: kv.create_revision(),
-        mod_revision: kv.mod_revision(),
+        key: String::from_utf8_lossy(&kv.key).into_owned(),
+        value: Bytes::copy_from_slice(&kv.value),
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
     }
 }
 
@@ -56,37 +75,90 @@ fn prefix_end(prefix: &str) -> Vec<u8> {
     vec![0] // every key
 }
 
+fn revision_of(header: Option<&pb::ResponseHeader>) -> i64 {
+    header.map(|h| h.revision).unwrap_or(0)
+}
+
+fn range(key: &str) -> RequestOp {
+    RequestOp {
+        request: Some(Request::RequestRange(RangeRequest {
+            key: key.as_bytes().to_vec(),
+            ..RangeRequest::default()
+        })),
+    }
+}
+
+fn put(key: &str, value: Vec<u8>) -> RequestOp {
+    RequestOp {
+        request: Some(Request::RequestPut(pb::PutRequest {
+            key: key.as_bytes().to_vec(),
+            value,
+        })),
+    }
+}
+
+fn delete_one(key: &str) -> RequestOp {
+    RequestOp {
+        request: Some(Request::RequestDeleteRange(pb::DeleteRangeRequest {
+            key: key.as_bytes().to_vec(),
+            range_end: Vec::new(),
+        })),
+    }
+}
+
+fn compare(key: &str, result: CompareResult, target: CompareTarget, value: TargetUnion) -> Compare {
+    Compare {
+        result: result as i32,
+        target: target as i32,
+        key: key.as_bytes().to_vec(),
+        target_union: Some(value),
+    }
+}
+
+/// The first key-value a transaction's range operations found.
+fn first_ranged(resp: &TxnResponse) -> Option<&pb::KeyValue> {
+    resp.responses.iter().find_map(|r| match &r.response {
+        Some(Response::ResponseRange(RangeResponse { kvs, .. })) => kvs.first(),
+        _ => None,
+    })
+}
+
 impl EtcdStore {
-    /// Connects to etcd at `endpoints` (e.g. `["http://127.0.0.1:2379"]`).
+    /// Connects to etcd at `endpoints` (e.g. `["http://127.0.0.1:2379"]`), balancing across them.
     pub async fn connect(endpoints: &[String]) -> Result<Self, StoreError> {
-        let client = Client::connect(endpoints, None)
+        let unreachable =
+            |e: String| StoreError::Backend(format!("cannot reach etcd at {endpoints:?}: {e}"));
+        let mut list = Vec::new();
+        for url in endpoints {
+            list.push(Endpoint::from_shared(url.clone()).map_err(|e| unreachable(e.to_string()))?);
+        }
+        let first = list
+            .first()
+            .cloned()
+            .ok_or_else(|| unreachable("no endpoint given".into()))?;
+        // Fail now, with the address, when etcd is not there (a balanced channel connects lazily).
+        first
+            .connect()
             .await
-            .map_err(|e| StoreError::Backend(format!("cannot reach etcd at {endpoints:?}: {e}")))?;
-        Ok(Self { client })
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok(Self {
+            channel: Channel::balance_list(list.into_iter()),
+        })
     }
 
     /// A KV client that accepts large responses (an unpaged list of thousands of objects is many MiB;
     /// tonic's default limit is 4 MiB).
-    fn kv(&self) -> etcd_client::KvClient {
-        self.client
-            .kv_client()
-            .max_decoding_message_size(MAX_RESPONSE_BYTES)
+    fn kv(&self) -> KvClient<Channel> {
+        KvClient::new(self.channel.clone()).max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
-    fn revision_of(header: Option<&etcd_client::ResponseHeader>) -> i64 {
-        header.map(|h| h.revision()).unwrap_or(0)
+    async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, StoreError> {
+        Ok(self.kv().txn(txn).await.map_err(backend)?.into_inner())
     }
 
     /// What a failed compare found: `NotFound` or `Conflict`.
-    fn failed_compare(
-        key: &str,
-        expected: Option<i64>,
-        resp: &etcd_client::TxnResponse,
-    ) -> StoreError {
-        let current = resp.op_responses().into_iter().find_map(|r| match r {
-            TxnOpResponse::Get(g) => g.kvs().first().map(|kv| kv.mod_revision()),
-            _ => None,
-        });
+    fn failed_compare(key: &str, expected: Option<i64>, resp: &TxnResponse) -> StoreError {
+        let current = first_ranged(resp).map(|kv| kv.mod_revision);
         match (current, expected) {
             (None, _) => StoreError::NotFound {
                 key: key.to_string(),
@@ -104,10 +176,21 @@ impl EtcdStore {
         }
     }
 
+    /// The compare of a conditional write: at revision `expected`, or merely present.
     fn guard(key: &str, expected: Option<i64>) -> Compare {
         match expected {
-            Some(rev) => Compare::mod_revision(key, CompareOp::Equal, rev),
-            None => Compare::create_revision(key, CompareOp::Greater, 0),
+            Some(rev) => compare(
+                key,
+                CompareResult::Equal,
+                CompareTarget::Mod,
+                TargetUnion::ModRevision(rev),
+            ),
+            None => compare(
+                key,
+                CompareResult::Greater,
+                CompareTarget::Create,
+                TargetUnion::CreateRevision(0),
+            ),
         }
     }
 }
@@ -115,26 +198,37 @@ impl EtcdStore {
 #[async_trait]
 impl Store for EtcdStore {
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
-        let txn = Txn::new()
-            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, value, None)]);
-        let resp = self.kv().txn(txn).await.map_err(backend)?;
-        if !resp.succeeded() {
+        let resp = self
+            .txn(TxnRequest {
+                compare: vec![compare(
+                    key,
+                    CompareResult::Equal,
+                    CompareTarget::Create,
+                    TargetUnion::CreateRevision(0),
+                )],
+                success: vec![put(key, value)],
+                failure: vec![],
+            })
+            .await?;
+        if !resp.succeeded {
             return Err(StoreError::AlreadyExists {
                 key: key.to_string(),
             });
         }
-        Ok(Self::revision_of(resp.header()))
+        Ok(revision_of(resp.header.as_ref()))
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
         let resp = self
-            .client
-            .kv_client()
-            .get(key, None)
+            .kv()
+            .range(RangeRequest {
+                key: key.as_bytes().to_vec(),
+                ..RangeRequest::default()
+            })
             .await
-            .map_err(backend)?;
-        Ok(resp.kvs().first().map(convert))
+            .map_err(backend)?
+            .into_inner();
+        Ok(resp.kvs.first().map(convert))
     }
 
     async fn list(&self, prefix: &str, opts: ListOptions) -> Result<ListResult, StoreError> {
@@ -150,15 +244,18 @@ impl Store for EtcdStore {
             }
             None => (0, prefix.to_string()),
         };
-        let mut get = GetOptions::new().with_range(prefix_end(prefix));
-        if let Some(limit) = opts.limit.filter(|l| *l > 0) {
-            get = get.with_limit(limit as i64);
-        }
-        if revision > 0 {
-            get = get.with_revision(revision);
-        }
-        let resp = match self.kv().get(start, Some(get)).await {
-            Ok(r) => r,
+        let request = RangeRequest {
+            key: start.into_bytes(),
+            range_end: prefix_end(prefix),
+            limit: opts
+                .limit
+                .filter(|l| *l > 0)
+                .map_or(0, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+            revision,
+            count_only: false,
+        };
+        let resp = match self.kv().range(request).await {
+            Ok(r) => r.into_inner(),
             Err(e) if is_compacted(&e) => {
                 return Err(StoreError::Expired {
                     requested: revision,
@@ -170,13 +267,13 @@ impl Store for EtcdStore {
         let revision = if revision > 0 {
             revision
         } else {
-            Self::revision_of(resp.header())
+            revision_of(resp.header.as_ref())
         };
-        let items: Vec<KeyValue> = resp.kvs().iter().map(convert).collect();
-        let remaining = usize::try_from(resp.count())
+        let items: Vec<KeyValue> = resp.kvs.iter().map(convert).collect();
+        let remaining = usize::try_from(resp.count)
             .unwrap_or(0)
             .saturating_sub(items.len());
-        let continue_token = (resp.more() && remaining > 0)
+        let continue_token = (resp.more && remaining > 0)
             .then(|| items.last().map(|kv| format!("{revision}:{}", kv.key)))
             .flatten();
         Ok(ListResult {
@@ -193,34 +290,33 @@ impl Store for EtcdStore {
         value: Vec<u8>,
         expected: Option<i64>,
     ) -> Result<i64, StoreError> {
-        let txn = Txn::new()
-            .when([Self::guard(key, expected)])
-            .and_then([TxnOp::put(key, value, None)])
-            .or_else([TxnOp::get(key, None)]);
-        let resp = self.kv().txn(txn).await.map_err(backend)?;
-        if !resp.succeeded() {
+        let resp = self
+            .txn(TxnRequest {
+                compare: vec![Self::guard(key, expected)],
+                success: vec![put(key, value)],
+                failure: vec![range(key)],
+            })
+            .await?;
+        if !resp.succeeded {
             return Err(Self::failed_compare(key, expected, &resp));
         }
-        Ok(Self::revision_of(resp.header()))
+        Ok(revision_of(resp.header.as_ref()))
     }
 
     async fn delete(&self, key: &str, expected: Option<i64>) -> Result<KeyValue, StoreError> {
-        let txn = Txn::new()
-            .when([Self::guard(key, expected)])
-            .and_then([TxnOp::get(key, None), TxnOp::delete(key, None)])
-            .or_else([TxnOp::get(key, None)]);
-        let resp = self.kv().txn(txn).await.map_err(backend)?;
-        if !resp.succeeded() {
+        let resp = self
+            .txn(TxnRequest {
+                compare: vec![Self::guard(key, expected)],
+                success: vec![range(key), delete_one(key)],
+                failure: vec![range(key)],
+            })
+            .await?;
+        if !resp.succeeded {
             return Err(Self::failed_compare(key, expected, &resp));
         }
-        let revision = Self::revision_of(resp.header());
-        let last = resp
-            .op_responses()
-            .into_iter()
-            .find_map(|r| match r {
-                TxnOpResponse::Get(g) => g.kvs().first().map(convert),
-                _ => None,
-            })
+        let revision = revision_of(resp.header.as_ref());
+        let last = first_ranged(&resp)
+            .map(convert)
             .ok_or_else(|| StoreError::NotFound {
                 key: key.to_string(),
             })?;
@@ -231,18 +327,29 @@ impl Store for EtcdStore {
     }
 
     async fn watch(&self, prefix: &str, from_revision: i64) -> Result<WatchStream, StoreError> {
-        let mut opts = WatchOptions::new()
-            .with_range(prefix_end(prefix))
-            .with_prev_key();
-        if from_revision > 0 {
-            opts = opts.with_start_revision(from_revision + 1);
-        }
-        let stream = self
-            .client
-            .watch_client()
-            .watch(prefix, Some(opts))
+        let create = WatchRequest {
+            request_union: Some(pb::watch_request::RequestUnion::CreateRequest(
+                WatchCreateRequest {
+                    key: prefix.as_bytes().to_vec(),
+                    range_end: prefix_end(prefix),
+                    start_revision: if from_revision > 0 {
+                        from_revision + 1
+                    } else {
+                        0
+                    },
+                    prev_kv: true,
+                },
+            )),
+        };
+        // The request stream stays open for the watch's life: etcd ends a watch whose client
+        // half-closes. One request, then pending forever.
+        let requests = futures::stream::iter([create]).chain(futures::stream::pending());
+        let stream = WatchClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
+            .watch(requests)
             .await
-            .map_err(backend)?;
+            .map_err(backend)?
+            .into_inner();
         let events = futures::stream::unfold(Some(stream), move |state| async move {
             let mut stream = state?;
             loop {
@@ -251,42 +358,42 @@ impl Store for EtcdStore {
                     Ok(None) => return None,
                     Err(e) => return Some((vec![Err(backend(e))], None)),
                 };
-                if resp.compact_revision() > 0 {
+                if resp.compact_revision > 0 {
                     let err = StoreError::Expired {
                         requested: from_revision,
-                        compacted: resp.compact_revision(),
+                        compacted: resp.compact_revision,
                     };
                     return Some((vec![Err(err)], None));
                 }
-                if resp.canceled() {
+                if resp.canceled {
                     let err = StoreError::Backend(format!(
                         "etcd cancelled the watch: {}",
-                        resp.cancel_reason()
+                        resp.cancel_reason
                     ));
                     return Some((vec![Err(err)], None));
                 }
                 let batch: Vec<Result<WatchEvent, StoreError>> = resp
-                    .events()
+                    .events
                     .iter()
                     .filter_map(|ev| {
-                        let kv = convert(ev.kv()?);
-                        let prev = ev.prev_kv().map(convert);
-                        Some(Ok(match ev.event_type() {
-                            EventType::Put => WatchEvent {
+                        let kv = convert(ev.kv.as_ref()?);
+                        let prev = ev.prev_kv.as_ref().map(convert);
+                        Some(Ok(match pb::event::EventType::try_from(ev.r#type) {
+                            Ok(pb::event::EventType::Delete) => WatchEvent {
+                                kind: EventKind::Delete,
+                                kv: KeyValue {
+                                    mod_revision: kv.mod_revision,
+                                    ..prev.clone().unwrap_or(kv)
+                                },
+                                prev,
+                            },
+                            _ => WatchEvent {
                                 kind: if kv.create_revision == kv.mod_revision {
                                     EventKind::Create
                                 } else {
                                     EventKind::Update
                                 },
                                 kv,
-                                prev,
-                            },
-                            EventType::Delete => WatchEvent {
-                                kind: EventKind::Delete,
-                                kv: KeyValue {
-                                    mod_revision: kv.mod_revision,
-                                    ..prev.clone().unwrap_or(kv)
-                                },
                                 prev,
                             },
                         }))
@@ -297,22 +404,30 @@ impl Store for EtcdStore {
                 }
             }
         });
-        let flat = futures::StreamExt::flat_map(events, futures::stream::iter);
+        let flat = events.flat_map(futures::stream::iter);
         Ok(WatchStream::new(flat))
     }
 
     async fn current_revision(&self) -> Result<i64, StoreError> {
         let resp = self
-            .client
-            .kv_client()
-            .get("\0", Some(GetOptions::new().with_count_only()))
+            .kv()
+            .range(RangeRequest {
+                key: b"\0".to_vec(),
+                count_only: true,
+                ..RangeRequest::default()
+            })
             .await
-            .map_err(backend)?;
-        Ok(Self::revision_of(resp.header()))
+            .map_err(backend)?
+            .into_inner();
+        Ok(revision_of(resp.header.as_ref()))
     }
 
     async fn compact(&self, revision: i64) -> Result<(), StoreError> {
-        match self.kv().compact(revision, None).await {
+        let request = CompactionRequest {
+            revision,
+            physical: false,
+        };
+        match self.kv().compact(request).await {
             Ok(_) => Ok(()),
             Err(e) if is_compacted(&e) => Ok(()),
             Err(e) => Err(backend(e)),
