@@ -21,7 +21,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::{SinkExt, StreamExt};
-use skiff_core::runtime::{labels, ContainerInfo, ExecIo, LabelFilter, LogOptions, Runtime};
+use skiff_core::runtime::{
+    labels, ContainerInfo, ContainerState, ExecIo, LabelFilter, LogOptions, Runtime,
+};
 use skiff_core::shutdown::Shutdown;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -175,11 +177,24 @@ async fn exec(
         Ok(c) => c,
         Err(r) => return r,
     };
+    // The kubelet finds only running containers to exec into, and says so before any upgrade.
+    if found.state != ContainerState::Running {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("container not found ({container:?})"),
+        );
+    }
     let stdin = flag(&q, "stdin");
     let runtime = s.runtime.clone();
     ws.protocols(EXEC_PROTOCOLS)
         .on_upgrade(move |socket| run_exec(socket, runtime, found.id, command, stdin))
 }
+
+/// How often a running exec checks that its container still runs.
+const EXEC_CONTAINER_CHECK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The exit code reported for a command killed because its container stopped (SIGKILL).
+const EXIT_KILLED: i32 = 137;
 
 /// The channel-protocol status frame for an exit code.
 pub fn exit_status(code: i32) -> Vec<u8> {
@@ -235,12 +250,15 @@ async fn run_exec(
     let out_task = tokio::spawn(pump(out_r, 1, tx.clone()));
     let err_task = tokio::spawn(pump(err_r, 2, tx.clone()));
     drop(tx);
-    // stdin: channel 0 data; channel 255 (v5) closes it; the socket closing closes it too.
+    // stdin: channel 0 data; channel 255 (v5) closes it; the socket closing closes it too. Frames
+    // may be binary or text (the Python client sends a `str` as a text frame): the kubelet reads
+    // both as bytes.
     let input = tokio::spawn(async move {
         let mut in_w = Some(in_w);
         while let Some(Ok(msg)) = source.next().await {
             let data: Bytes = match msg {
                 Message::Binary(b) => b,
+                Message::Text(t) => Bytes::copy_from_slice(t.as_str().as_bytes()),
                 Message::Close(_) => break,
                 _ => continue,
             };
@@ -257,15 +275,42 @@ async fn run_exec(
             }
         }
     });
-    let exec = tokio::spawn(async move { runtime.exec(&id, &command, io).await });
-    while let Some(frame) = rx.recv().await {
-        if sink.send(Message::Binary(frame.into())).await.is_err() {
-            break;
+    let exec_runtime = runtime.clone();
+    let exec_id = id.clone();
+    let mut exec = tokio::spawn(async move { exec_runtime.exec(&exec_id, &command, io).await });
+    // A command outlives nothing: when its container stops, it is killed (dropping the runtime's
+    // exec kills its process) and the client gets its status and a closed connection.
+    let container_gone = async {
+        loop {
+            tokio::time::sleep(EXEC_CONTAINER_CHECK).await;
+            match runtime.container_status(&id).await {
+                Ok(info) if info.state == ContainerState::Running => {}
+                _ => return,
+            }
         }
-    }
-    let _ = out_task.await;
-    let _ = err_task.await;
-    let code = match exec.await {
+    };
+    // Output goes to the client as it comes (an interactive `cat` echoes each line); it ends when
+    // the command's streams close, that is when the command ends or is killed.
+    let forward = async {
+        while let Some(frame) = rx.recv().await {
+            if sink.send(Message::Binary(frame.into())).await.is_err() {
+                break;
+            }
+        }
+    };
+    let outcome = async {
+        tokio::select! {
+            joined = &mut exec => joined,
+            _ = container_gone => {
+                exec.abort();
+                Ok(Ok(EXIT_KILLED))
+            }
+        }
+    };
+    let ((), outcome) = tokio::join!(forward, outcome);
+    out_task.abort();
+    err_task.abort();
+    let code = match outcome {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             let mut frame = vec![2u8];

@@ -33,18 +33,44 @@ fn container_names(pod: &Value, pointer: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The pod, the container a request is about (as Kubernetes picks it), and where its agent listens.
+/// Whether the pod's status shows `container` running.
+fn running(pod: &Value, container: &str) -> bool {
+    ["/status/containerStatuses", "/status/initContainerStatuses"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .any(|c| c["name"] == container && c.pointer("/state/running").is_some())
+}
+
+/// Which subresource a request is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proxied {
+    Log,
+    Exec,
+}
+
+/// The container a request is about (as Kubernetes picks it) and where its pod's agent listens.
 async fn locate(
     s: &ApiServer,
     ns: &str,
     name: &str,
     q: &Pairs,
+    what: Proxied,
 ) -> Result<(String, KubeletTarget), ApiError> {
     let pod = s
         .client
         .get(&Pod::api_resource(), Some(ns), name)
         .await
         .map_err(ApiError::from)?;
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if what == Proxied::Exec && matches!(phase, "Succeeded" | "Failed") {
+        return Err(ApiError::bad_request(format!(
+            "cannot exec into a container in a completed pod; current phase is {phase}"
+        )));
+    }
     let containers = container_names(&pod, "/spec/containers");
     let inits = container_names(&pod, "/spec/initContainers");
     let default = pod
@@ -65,6 +91,12 @@ async fn locate(
     if !containers.contains(&container) && !inits.contains(&container) {
         return Err(ApiError::bad_request(format!(
             "container {container} is not valid for pod {name}"
+        )));
+    }
+    if what == Proxied::Exec && !running(&pod, &container) {
+        // What the kubelet answers: it finds only running containers to exec into.
+        return Err(ApiError::bad_request(format!(
+            "container not found ({container:?})"
         )));
     }
     let node_name = pod
@@ -106,7 +138,7 @@ pub(super) async fn log(
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<Pairs>,
 ) -> Response {
-    let (container, target) = match locate(&s, &ns, &name, &q).await {
+    let (container, target) = match locate(&s, &ns, &name, &q, Proxied::Log).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
@@ -160,15 +192,17 @@ pub(super) async fn exec(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    // The pod and container first: a client that falls back from WebSocket to SPDY (kubectl does
+    // on any failed upgrade) gets the same refusal twice.
+    let (container, target) = match locate(&s, &ns, &name, &q, Proxied::Exec).await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
     let Ok(ws) = ws else {
         return ApiError::bad_request(
             "exec needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not supported",
         )
         .into_response();
-    };
-    let (container, target) = match locate(&s, &ns, &name, &q).await {
-        Ok(x) => x,
-        Err(e) => return e.into_response(),
     };
     let offered = headers
         .get(header::SEC_WEBSOCKET_PROTOCOL)

@@ -14,11 +14,26 @@ use crate::kinds::{Container, Pod, PodSpec, Probe};
 impl ApplyDefaults for Pod {
     /// Everything [`default_pod_spec`] fills, plus what Kubernetes fills on Pods only (`SetDefaults_Pod`), not
     /// on pod templates: requests copied from limits where unset, `enableServiceLinks` true, and with
-    /// `hostNetwork` each container port's `hostPort` set to its `containerPort`.
+    /// `hostNetwork` each container port's `hostPort` set to its `containerPort`; and what its default
+    /// admission plugins set: `serviceAccountName` (and `serviceAccount`) `default`, `priority` 0 without a
+    /// priority class, `preemptionPolicy` `PreemptLowerPriority`.
     fn apply_defaults(&mut self) {
         let spec = &mut self.spec;
         default_pod_spec(spec);
         spec.enable_service_links.get_or_insert(true);
+        // What kube-apiserver's default admission plugins fill on every Pod: the ServiceAccount plugin
+        // names the `default` account (`serviceAccount` mirrors it), the Priority plugin gives a pod
+        // without a priority class priority 0 and preemptionPolicy PreemptLowerPriority.
+        fill(&mut spec.service_account_name, "default");
+        spec.service_account = spec.service_account_name.clone();
+        if spec
+            .priority_class_name
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
+            spec.priority.get_or_insert(0);
+        }
+        fill(&mut spec.preemption_policy, "PreemptLowerPriority");
         let host_network = spec.host_network == Some(true);
         for c in spec
             .init_containers
@@ -44,7 +59,7 @@ impl ApplyDefaults for Pod {
 
 /// Fills a pod spec's defaults, for Pods and for the pod template of ReplicaSets alike:
 /// restartPolicy `Always`, terminationGracePeriodSeconds 30, dnsPolicy `ClusterFirst`, schedulerName
-/// `default-scheduler`; per container (init and app): imagePullPolicy (see [`pull_policy_for`]),
+/// `default-scheduler`, securityContext `{}`; per container (init and app): imagePullPolicy (see [`pull_policy_for`]),
 /// terminationMessagePath `/dev/termination-log` and terminationMessagePolicy `File`, port protocol `TCP`,
 /// probe timings (timeout 1, period 10, success 1, failure 3), httpGet path `/` and scheme `HTTP`, fieldRef
 /// apiVersion `v1`; volumes: hostPath type `""`, configMap defaultMode 0644 (420).
@@ -53,6 +68,7 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
     spec.termination_grace_period_seconds.get_or_insert(30);
     fill(&mut spec.dns_policy, "ClusterFirst");
     fill(&mut spec.scheduler_name, "default-scheduler");
+    spec.security_context.get_or_insert_with(Default::default);
     for c in spec
         .init_containers
         .iter_mut()

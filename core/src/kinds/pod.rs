@@ -92,12 +92,21 @@ pub struct PodSpec {
     /// Service account the pod runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
+    /// Deprecated alias of `serviceAccountName`, kept equal to it (as Kubernetes does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    /// Whether a service account token is mounted (Skiff mounts none; kept as written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
     /// The node the pod is bound to; set by the scheduler (or by hand to skip scheduling).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,
     /// Use the node's network namespace instead of one of the pod's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_network: Option<bool>,
+    /// Pod-level security attributes (defaulted to `{}`, as Kubernetes does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<PodSecurityContext>,
     /// Pod hostname (defaults to the pod name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
@@ -116,6 +125,30 @@ pub struct PodSpec {
     /// Whether service environment variables are injected (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_service_links: Option<bool>,
+    /// `PreemptLowerPriority` (the default) or `Never`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preemption_policy: Option<String>,
+}
+
+/// Security attributes for every container of a pod (`v1.PodSecurityContext`; the fields Skiff models).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSecurityContext {
+    /// UID the containers' processes run as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_user: Option<i64>,
+    /// GID the containers' processes run as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_group: Option<i64>,
+    /// Refuse to start a container that would run as root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as_non_root: Option<bool>,
+    /// Extra groups of the containers' processes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supplemental_groups: Vec<i64>,
+    /// Group owning the pod's volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs_group: Option<i64>,
 }
 
 /// One container of a pod.
@@ -143,8 +176,8 @@ pub struct Container {
     /// Environment variables.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
-    /// CPU and memory requests and limits.
-    #[serde(default, skip_serializing_if = "ResourceRequirements::is_empty")]
+    /// CPU and memory requests and limits (on the wire even when empty, `{}`, as Go writes it).
+    #[serde(default)]
     pub resources: ResourceRequirements,
     /// Volumes mounted into the container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
