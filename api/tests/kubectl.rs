@@ -37,6 +37,7 @@ fn start_with(scheme: Scheme) -> Server {
             scheme,
         );
         server.ensure_namespaces().await.unwrap();
+        server.ensure_apiservices().await.unwrap();
         server.set_bookmark_interval(std::time::Duration::from_millis(300));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -962,4 +963,79 @@ fn field_manager_defaults_to_the_user_agents_program() {
         [("editor", &serde_json::json!({"f:data": {"f:k": {}}}))],
         "the patch took data.k from my-tool, which owned nothing else"
     );
+}
+
+#[test]
+fn kubectl_sees_apiservices_dry_runs_and_field_selectors_as_on_kubernetes() {
+    if !kubectl_present() {
+        return;
+    }
+    let s = start();
+    // Every served group-version is a Local, available APIService.
+    let out = s.ok(&["get", "apiservices"]);
+    for name in [
+        "v1.",
+        "v1.apps",
+        "v1.coordination.k8s.io",
+        "v1.apiregistration.k8s.io",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no {name} in:\n{out}"));
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&cols[1..3], ["Local", "True"], "{line}");
+    }
+    assert!(out.starts_with("NAME"), "{out}");
+    let remote = s.file(
+        "metrics.yaml",
+        "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1beta1.metrics.k8s.io}\nspec: {group: metrics.k8s.io, version: v1beta1, groupPriorityMinimum: 100, versionPriority: 100, service: {namespace: kube-system, name: metrics-server}}\n",
+    );
+    let err = s.fails(&["create", "-f", remote.to_str().unwrap()]);
+    assert!(
+        err.contains("aggregated API servers are not supported yet"),
+        "{err}"
+    );
+    let err = s.fails(&["delete", "apiservice", "v1.apps"]);
+    assert!(err.contains("forbidden"), "{err}");
+
+    // --dry-run=server: the answer of a real create (with a uid), nothing stored.
+    let out = s.ok(&[
+        "create",
+        "configmap",
+        "dry",
+        "--from-literal=k=v",
+        "--dry-run=server",
+        "-o",
+        "json",
+    ]);
+    let cm: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(cm["metadata"]["uid"].is_string(), "{out}");
+    let err = s.fails(&["get", "configmap", "dry"]);
+    assert!(err.contains("not found"), "{err}");
+    s.ok(&["create", "configmap", "real", "--from-literal=k=v"]);
+    s.ok(&["label", "configmap", "real", "x=y", "--dry-run=server"]);
+    assert!(!s
+        .ok(&["get", "configmap", "real", "--show-labels"])
+        .contains("x=y"));
+    s.ok(&["delete", "configmap", "real", "--dry-run=server"]);
+    s.ok(&["get", "configmap", "real"]);
+
+    // Field selectors: a node without spec.unschedulable is schedulable; unknown fields are refused.
+    let node = s.file(
+        "node.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: plain}\n",
+    );
+    s.ok(&["create", "-f", node.to_str().unwrap()]);
+    let out = s.ok(&[
+        "get",
+        "nodes",
+        "--field-selector",
+        "spec.unschedulable==false",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(out.trim(), "node/plain");
+    let err = s.fails(&["get", "pods", "--field-selector", "spec.foo=bar"]);
+    assert!(err.contains("field label not supported: spec.foo"), "{err}");
 }

@@ -766,3 +766,54 @@ async fn a_created_pod_is_the_bytes_kube_apiserver_writes() {
         .await;
     assert_eq!(normalise(&got), fixture("pod-created.json"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apiservices_list_every_served_group_version_read_only() {
+    let server = ApiServer::new(
+        InProcessClient::shared(Arc::new(MemoryStore::new())),
+        Scheme::builtin(),
+    );
+    server.ensure_apiservices().await.unwrap();
+    // Twice is the same as once.
+    server.ensure_apiservices().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, shutdown) = Shutdown::new();
+    tokio::spawn(server.serve(listener, shutdown));
+    skiff_api::tls::install_crypto_provider();
+    let base = format!("http://{addr}/apis/apiregistration.k8s.io/v1/apiservices");
+    let http = reqwest::Client::new();
+    let list: Value = http.get(&base).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    let mut served: Vec<String> = Scheme::builtin()
+        .resources()
+        .map(|r| format!("{}.{}", r.version, r.group))
+        .collect();
+    served.sort();
+    served.dedup();
+    assert_eq!(names, served);
+    let apps: Value = http
+        .get(format!("{base}/v1.apps"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(apps["spec"]["group"], "apps");
+    assert_eq!(apps["spec"]["groupPriorityMinimum"], 17800);
+    assert_eq!(apps["status"]["conditions"][0]["reason"], "Local");
+    for req in [
+        http.delete(format!("{base}/v1.apps")),
+        http.put(format!("{base}/v1.apps")).json(&apps),
+        http.post(&base).json(&apps),
+    ] {
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    }
+}

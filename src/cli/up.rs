@@ -129,6 +129,7 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
     let security = super::secure::prepare(&data_dir, args.bind_address, args.insecure_http)?;
     let server = security.api_server(client.clone(), Scheme::builtin());
     server.ensure_namespaces().await?;
+    server.ensure_apiservices().await?;
     let addr = SocketAddr::new(args.bind_address, args.port);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -8,6 +8,29 @@ use super::request::list_params;
 use super::response::{ApiError, Json};
 use super::{ApiServer, Q};
 
+/// The query with the body's `DeleteOptions.dryRun` folded in: kubectl sends `delete --dry-run=server`
+/// as `{"dryRun": ["All"]}` in the body, other clients as `?dryRun=All`.
+fn with_body_dry_run(q: &Q, body: &[u8]) -> Result<Q, ApiError> {
+    let mut q = q.clone();
+    let opts: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if let Some(values) = opts.get("dryRun").and_then(Value::as_array) {
+        for v in values {
+            match v.as_str() {
+                Some("All") => {
+                    q.insert("dryRun".into(), "All".into());
+                }
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "Invalid dryRun value: {:?}: supported values: \"All\"",
+                        other.unwrap_or_default()
+                    )))
+                }
+            }
+        }
+    }
+    Ok(q)
+}
+
 impl ApiServer {
     pub(super) fn delete_params(q: &Q, body: &[u8]) -> Result<DeleteParams, ApiError> {
         let opts: Value = if body.is_empty() {
@@ -57,7 +80,8 @@ impl ApiServer {
         body: &[u8],
     ) -> Result<Json, ApiError> {
         let params = Self::delete_params(q, body)?;
-        match self.writer(q)?.delete(res, ns, name, &params).await? {
+        let q = with_body_dry_run(q, body)?;
+        match self.writer(&q)?.delete(res, ns, name, &params).await? {
             DeleteOutcome::Deleted(obj) | DeleteOutcome::Pending(obj) => Ok(Json::ok(obj)),
         }
     }
@@ -67,9 +91,10 @@ impl ApiServer {
         res: &ApiResource,
         ns: Option<&str>,
         q: &Q,
+        body: &[u8],
     ) -> Result<Json, ApiError> {
-        let params = Self::delete_params(q, &[])?;
-        let writer = self.writer(q)?;
+        let params = Self::delete_params(q, body)?;
+        let writer = self.writer(&with_body_dry_run(q, body)?)?;
         let list = self.client.list(res, ns, &list_params(q)?).await?;
         let mut deleted = Vec::new();
         for item in list.items {

@@ -34,9 +34,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
-use skiff_core::client::{Client, ClientError};
+use skiff_core::client::{Client, ClientError, DeleteParams, ListParams};
 use skiff_core::codec::Scheme;
-use skiff_core::kinds::Namespace;
+use skiff_core::kinds::{local_apiservices, APIService, Namespace};
+use skiff_core::meta::Time;
 use skiff_core::shutdown::Shutdown;
 use skiff_core::Resource;
 
@@ -129,6 +130,46 @@ impl ApiServer {
     /// Whether requests need a bearer token.
     pub fn authenticates(&self) -> bool {
         self.tokens.is_some()
+    }
+
+    /// Keeps one local APIService per served group-version (`v1.`, `v1.apps`...), as kube-apiserver
+    /// lists its own: missing ones are created, ones for group-versions no longer served removed.
+    pub async fn ensure_apiservices(&self) -> Result<(), ClientError> {
+        let res = APIService::api_resource();
+        let wanted = local_apiservices(self.scheme.resources(), Time::now());
+        let have = self.client.list(&res, None, &ListParams::default()).await?;
+        for old in &have.items {
+            let name = old
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let local = old.pointer("/spec/service").is_none_or(Value::is_null);
+            if local
+                && !wanted
+                    .iter()
+                    .any(|w| w.metadata.name.as_deref() == Some(name))
+            {
+                match self
+                    .client
+                    .delete(&res, None, name, &DeleteParams::default())
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        for api in wanted {
+            let value =
+                serde_json::to_value(&api).map_err(|e| ClientError::Decode(e.to_string()))?;
+            match self.client.create(&res, None, value).await {
+                Ok(_) => {}
+                Err(e) if e.is_already_exists() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Creates the system namespaces if they are missing.
@@ -335,6 +376,11 @@ impl ApiServer {
                 return Err(ApiError::method_not_allowed());
             }
         }
+        if let Target::Collection { resource, .. } | Target::Object { resource, .. } = &target {
+            if *resource == APIService::api_resource() && method != Method::GET {
+                return Err(apiservice_refusal(&target, &headers, &body));
+            }
+        }
         let watch = matches!(q.get("watch").map(String::as_str), Some("true") | Some("1"));
         let answer = match (&method, &target) {
             (&Method::GET, Target::Collection { .. }) if !watch => Answer::List,
@@ -395,7 +441,7 @@ impl ApiServer {
                     namespace,
                 },
             ) => self
-                .delete_collection(&resource, namespace.as_deref(), &q)
+                .delete_collection(&resource, namespace.as_deref(), &q, &body)
                 .await
                 .map(&shaped)?,
             (
@@ -493,4 +539,29 @@ impl ApiServer {
             _ => return Err(ApiError::method_not_allowed()),
         })
     }
+}
+
+/// APIServices are the API server's own record of what it serves (see
+/// [`ApiServer::ensure_apiservices`]): writes are refused, and one naming a Service (an aggregated
+/// API server) says that those are not supported yet.
+fn apiservice_refusal(target: &Target, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let given = request::parse_body(headers, body).unwrap_or_default();
+    let name = match target {
+        Target::Object { name, .. } => name.clone(),
+        _ => given
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+    };
+    let why = if given.pointer("/spec/service").is_some_and(Value::is_object) {
+        "aggregated API servers are not supported yet: Skiff serves every group-version itself"
+    } else {
+        "local APIServices are kept by the API server in step with the kinds it serves"
+    };
+    ApiError::new(
+        403,
+        "Forbidden",
+        format!("apiservices.apiregistration.k8s.io {name:?} is forbidden: {why}"),
+    )
 }

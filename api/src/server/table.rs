@@ -291,6 +291,35 @@ fn endpoints_row(e: &Value) -> Vec<Value> {
 /// Computes the cells of one row.
 type RowFn = fn(&Value) -> Vec<Value>;
 
+/// An APIService: `Local` or the Service's `namespace/name`; `True`, or `False (Reason)`.
+fn apiservice_row(a: &Value) -> Vec<Value> {
+    let service = match a.pointer("/spec/service") {
+        Some(svc) if svc.is_object() => format!(
+            "{}/{}",
+            svc["namespace"].as_str().unwrap_or(""),
+            svc["name"].as_str().unwrap_or("")
+        ),
+        _ => "Local".to_string(),
+    };
+    let available = a
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Available"))
+        .map(|c| match (c["status"].as_str(), c["reason"].as_str()) {
+            (Some("True"), _) => "True".to_string(),
+            (Some(st), Some(reason)) => format!("{st} ({reason})"),
+            (Some(st), None) => st.to_string(),
+            (None, _) => "Unknown".to_string(),
+        })
+        .unwrap_or_else(|| "Unknown".to_string());
+    vec![
+        json!(s(a, "/metadata/name")),
+        json!(service),
+        json!(available),
+        json!(age(a, "/metadata/creationTimestamp")),
+    ]
+}
+
 fn shape(res: &ApiResource) -> (Vec<Value>, RowFn) {
     match (res.group.as_str(), res.plural.as_str()) {
         ("", "pods") => (
@@ -408,6 +437,15 @@ fn shape(res: &ApiResource) -> (Vec<Value>, RowFn) {
                     json!(age(l, "/metadata/creationTimestamp")),
                 ]
             },
+        ),
+        ("apiregistration.k8s.io", "apiservices") => (
+            vec![
+                col("Name", "string", 0),
+                col("Service", "string", 0),
+                col("Available", "string", 0),
+                col("Age", "string", 0),
+            ],
+            apiservice_row,
         ),
         _ => (
             vec![col("Name", "string", 0), col("Age", "string", 0)],

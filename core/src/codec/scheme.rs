@@ -104,7 +104,8 @@ impl Scheme {
             .register::<kinds::Namespace>()
             .register::<kinds::Event>()
             .register::<kinds::ConfigMap>()
-            .register::<kinds::Lease>();
+            .register::<kinds::Lease>()
+            .register::<kinds::APIService>();
         s
     }
 

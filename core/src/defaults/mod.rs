@@ -19,7 +19,7 @@ mod pod;
 mod replicaset;
 mod service;
 
-use crate::kinds::{ConfigMap, Event, Lease};
+use crate::kinds::{APIService, ConfigMap, Event, Lease};
 
 pub use namespace::METADATA_NAME_LABEL;
 pub use pod::{default_pod_spec, pull_policy_for};
@@ -45,3 +45,5 @@ impl ApplyDefaults for Event {}
 impl ApplyDefaults for ConfigMap {}
 /// Kubernetes defaults nothing on Leases.
 impl ApplyDefaults for Lease {}
+/// The API server writes its APIServices whole.
+impl ApplyDefaults for APIService {}

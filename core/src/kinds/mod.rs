@@ -11,6 +11,7 @@
 //! | [`Event`] | v1 | events (ev) | namespaced |
 //! | [`ConfigMap`] | v1 | configmaps (cm) | namespaced |
 //! | [`Lease`] | coordination.k8s.io/v1 | leases | namespaced |
+//! | [`APIService`] | apiregistration.k8s.io/v1 | apiservices | cluster (read-only, one per served group-version) |
 //!
 //! [`Scale`] (autoscaling/v1) is the body of the ReplicaSet `scale` subresource, not a stored kind.
 //!
@@ -18,6 +19,7 @@
 //! omitted when empty; enumerated strings (`restartPolicy`, `phase`, `type`) are `Option<String>` so that a
 //! wrong value reaches validation, which names the field, instead of failing to decode.
 
+mod apiservice;
 mod configmap;
 mod endpoints;
 mod event;
@@ -30,6 +32,10 @@ mod replicaset;
 mod service;
 mod taint;
 
+pub use apiservice::{
+    apiservice_name, local_apiservices, APIService, APIServiceCondition, APIServiceSpec,
+    APIServiceStatus, ServiceReference,
+};
 pub use configmap::ConfigMap;
 pub use endpoints::{EndpointAddress, EndpointPort, EndpointSubset, Endpoints};
 pub use event::{Event, EventSeries, EventSource};

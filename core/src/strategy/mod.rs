@@ -26,8 +26,8 @@ mod qos;
 pub use qos::qos_class;
 
 use crate::kinds::{
-    ConfigMap, Endpoints, Event, Lease, LoadBalancerStatus, Namespace, NamespaceStatus, Node, Pod,
-    PodStatus, ReplicaSet, ReplicaSetStatus, Service, ServiceStatus,
+    APIService, ConfigMap, Endpoints, Event, Lease, LoadBalancerStatus, Namespace, NamespaceStatus,
+    Node, Pod, PodStatus, ReplicaSet, ReplicaSetStatus, Service, ServiceStatus,
 };
 
 /// A kind's create and status-update hooks. See the [module docs](self).
@@ -94,6 +94,8 @@ impl Strategy for Event {}
 impl Strategy for ConfigMap {}
 /// No status.
 impl Strategy for Lease {}
+/// The API server writes its APIServices whole.
+impl Strategy for APIService {}
 
 #[cfg(test)]
 mod tests {

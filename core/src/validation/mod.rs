@@ -5,6 +5,7 @@
 //! The API server turns a non-empty [`FieldErrors`] into a 422 `Invalid` status with one cause per error
 //! ([`FieldErrors::to_status`]).
 
+mod apiservice;
 mod configmap;
 mod endpoints;
 mod event;
