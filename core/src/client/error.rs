@@ -24,6 +24,11 @@ impl ClientError {
         ClientError::Api(Box::new(Status::failure(code, reason, message)))
     }
 
+    /// `400 BadRequest` with `message`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::api(400, "BadRequest", message)
+    }
+
     /// `404 NotFound` for object `name` of `res`, worded as kube-apiserver words it
     /// (`replicasets.apps "web" not found`, details naming the object, its group and resource).
     pub fn not_found(res: &ApiResource, name: &str) -> Self {

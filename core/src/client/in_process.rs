@@ -6,16 +6,17 @@ use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::{Map, Value};
 
+use super::filter::Filter;
+use super::stored::{decode, desired, encode, key, meta, meta_mut, meta_str, parse_rv, stamp};
 use super::{
-    field_value, Client, ClientError, DeleteOutcome, DeleteParams, EventType, ListParams, Patch,
+    Client, ClientError, DeleteOutcome, DeleteParams, EventType, ListParams, Patch,
     PropagationPolicy, RawEvent, RawList, WatchParams,
 };
-use crate::meta::{canonical_order, insert_meta_ordered, StatusCause, StatusDetails, Time};
-use crate::selector::{FieldSelector, Selector};
+use crate::meta::{StatusCause, StatusDetails, Time};
 use crate::store::{
-    object_key, resource_prefix, DryRunStore, EventKind, KeyValue, ListOptions, Store, StoreError,
+    resource_prefix, DryRunStore, EventKind, KeyValue, ListOptions, Store, StoreError,
 };
-use crate::{ApiResource, Scope, SelectableField};
+use crate::{ApiResource, Scope};
 
 /// How many times a write retries internally on a conflict it caused itself (patch, unconditional update).
 const MAX_RETRIES: usize = 16;
@@ -36,10 +37,6 @@ impl InProcessClient {
     pub fn shared(store: Arc<dyn Store>) -> Arc<dyn Client> {
         Arc::new(Self::new(store))
     }
-}
-
-fn bad_request(message: impl Into<String>) -> ClientError {
-    ClientError::api(400, "BadRequest", message)
 }
 
 fn invalid(res: &ApiResource, name: &str, field: &str, message: &str) -> ClientError {
@@ -79,33 +76,11 @@ fn scope_ns<'a>(res: &ApiResource, ns: Option<&'a str>) -> Result<Option<&'a str
     match (res.scope, ns.filter(|n| !n.is_empty())) {
         (Scope::Cluster, _) => Ok(None),
         (Scope::Namespaced, Some(ns)) => Ok(Some(ns)),
-        (Scope::Namespaced, None) => Err(bad_request(format!(
+        (Scope::Namespaced, None) => Err(ClientError::bad_request(format!(
             "{} are namespaced: a namespace is required",
             res.plural
         ))),
     }
-}
-
-fn key(res: &ApiResource, ns: Option<&str>, name: &str) -> String {
-    object_key(&res.group, &res.plural, ns, name)
-}
-
-fn meta(obj: &Value) -> Option<&Map<String, Value>> {
-    obj.get("metadata").and_then(Value::as_object)
-}
-
-fn meta_mut(obj: &mut Value) -> Result<&mut Map<String, Value>, ClientError> {
-    let map = obj
-        .as_object_mut()
-        .ok_or_else(|| bad_request("the body must be a JSON object"))?;
-    let meta = map
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !meta.is_object() {
-        *meta = Value::Object(Map::new());
-    }
-    meta.as_object_mut()
-        .ok_or_else(|| bad_request("metadata must be an object"))
 }
 
 /// The grace period of a graceful pod deletion, or `None` when the pod goes at once (Kubernetes'
@@ -132,60 +107,6 @@ fn pod_grace_period(res: &ApiResource, pod: &Value, params: &DeleteParams) -> Op
     }
 }
 
-fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
-    meta(obj).and_then(|m| m.get(field)).and_then(Value::as_str)
-}
-
-/// Decodes a stored value and stamps its resourceVersion.
-fn decode(kv: &KeyValue, res: &ApiResource) -> Result<Value, ClientError> {
-    let mut obj: Value = serde_json::from_slice(&kv.value)
-        .map_err(|e| ClientError::Decode(format!("stored {} {}: {e}", res.kind, kv.key)))?;
-    // Stored bytes are in wire order already; only the resourceVersion needs its place.
-    insert_meta_ordered(
-        meta_mut(&mut obj)?,
-        "resourceVersion",
-        Value::String(kv.mod_revision.to_string()),
-    );
-    Ok(obj)
-}
-
-/// Stamps `rev` as the object's resourceVersion and puts its envelope in wire order
-/// ([`canonical_order`]): what this client added to the metadata went in at the end. Revision 0 is
-/// a write a [`DryRunStore`] did not make: no resourceVersion, as kube-apiserver's dry-run create.
-fn stamp(obj: &mut Value, rev: i64) {
-    if let Ok(m) = meta_mut(obj) {
-        if rev > 0 {
-            m.insert("resourceVersion".into(), Value::String(rev.to_string()));
-        } else {
-            m.shift_remove("resourceVersion");
-        }
-    }
-    canonical_order(obj);
-}
-
-/// What is stored: the object in wire order without its resourceVersion (which is the store revision).
-fn encode(obj: &Value) -> Result<Vec<u8>, ClientError> {
-    let mut obj = obj.clone();
-    meta_mut(&mut obj)?.shift_remove("resourceVersion");
-    canonical_order(&mut obj);
-    serde_json::to_vec(&obj).map_err(|e| ClientError::Decode(e.to_string()))
-}
-
-fn parse_rv(rv: &str) -> Result<i64, ClientError> {
-    rv.parse()
-        .map_err(|_| bad_request(format!("invalid resourceVersion {rv:?}")))
-}
-
-/// Everything but metadata and status: what `generation` counts changes of.
-fn desired(obj: &Value) -> Value {
-    let mut v = obj.clone();
-    if let Some(m) = v.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
-    }
-    v
-}
-
 /// How many times a taken generated name is generated again (Kubernetes: 7).
 const GENERATE_NAME_RETRIES: u32 = 7;
 
@@ -196,105 +117,6 @@ fn random_suffix() -> String {
         .iter()
         .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
         .collect()
-}
-
-struct Filter {
-    labels: Selector,
-    fields: FieldSelector,
-    /// The kind's field behind each label the selector names.
-    resolved: Vec<SelectableField>,
-    /// Byte strings an object's stored JSON must contain to possibly match (from `=` terms on plain
-    /// string fields, e.g. `"nodeName":"node-1"`): a watch skips decoding events that lack them, which
-    /// matters when many watchers each see every change (a node agent per node).
-    needles: Vec<memchr::memmem::Finder<'static>>,
-}
-
-/// Fields whose value is a plain JSON string under the field's last name in the stored object.
-const NEEDLE_FIELDS: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "spec.nodeName",
-    "status.phase",
-];
-
-/// The needles as precompiled substring searchers (SIMD where the CPU has it): this test runs once
-/// per watcher per change, on the store's commit path.
-fn fields_needles(fields: &FieldSelector) -> Vec<memchr::memmem::Finder<'static>> {
-    use crate::selector::FieldOperator;
-    let plain = |v: &str| {
-        !v.is_empty()
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
-    };
-    fields
-        .requirements()
-        .iter()
-        .filter(|r| {
-            r.op == FieldOperator::Equals
-                && NEEDLE_FIELDS.contains(&r.field.as_str())
-                && plain(&r.value)
-        })
-        .filter_map(|r| {
-            let last = r.field.rsplit('.').next()?;
-            let needle = format!("\"{last}\":\"{}\"", r.value);
-            Some(memchr::memmem::Finder::new(needle.as_bytes()).into_owned())
-        })
-        .collect()
-}
-
-impl Filter {
-    /// The filter of a list or watch of `res`; every field the selector names must be one the kind
-    /// can be selected by (else 400 with kube-apiserver's `field label not supported: <field>`).
-    fn new(
-        res: &ApiResource,
-        label: Option<&str>,
-        field: Option<&str>,
-    ) -> Result<Self, ClientError> {
-        let labels = label
-            .unwrap_or("")
-            .parse()
-            .map_err(|e| bad_request(format!("invalid labelSelector: {e}")))?;
-        let fields: FieldSelector = field
-            .unwrap_or("")
-            .parse()
-            .map_err(|e| bad_request(format!("invalid fieldSelector: {e}")))?;
-        let resolved = fields
-            .requirements()
-            .iter()
-            .map(|r| {
-                res.selectable_field(&r.field)
-                    .ok_or_else(|| bad_request(format!("field label not supported: {}", r.field)))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let needles = fields_needles(&fields);
-        Ok(Self {
-            labels,
-            fields,
-            resolved,
-            needles,
-        })
-    }
-
-    /// False when the stored bytes cannot match (a cheap test before decoding).
-    fn may_match(&self, stored: &[u8]) -> bool {
-        self.needles.iter().all(|n| n.find(stored).is_some())
-    }
-
-    fn is_empty(&self) -> bool {
-        self.labels.is_empty() && self.fields.is_empty()
-    }
-
-    fn matches(&self, obj: &Value) -> bool {
-        let labels = meta(obj)
-            .and_then(|m| m.get("labels"))
-            .and_then(|l| serde_json::from_value(l.clone()).ok())
-            .unwrap_or_default();
-        self.labels.matches(&labels)
-            && self.fields.matches(|label| {
-                let field = self.resolved.iter().find(|f| f.label == label)?;
-                Some(field_value(obj, field.path).unwrap_or_else(|| field.absent.to_string()))
-            })
-    }
 }
 
 impl InProcessClient {
@@ -385,7 +207,7 @@ impl InProcessClient {
                 }
             }
             if meta_str(&given, "name").is_some_and(|n| n != name) {
-                return Err(bad_request(format!(
+                return Err(ClientError::bad_request(format!(
                     "the name of the object ({}) does not match the name on the URL ({name})",
                     meta_str(&given, "name").unwrap_or("")
                 )));
@@ -488,7 +310,7 @@ impl InProcessClient {
         filter: Arc<Filter>,
         ev: crate::store::WatchEvent,
     ) -> Option<Result<RawEvent, ClientError>> {
-        if !filter.needles.is_empty() {
+        if filter.has_needles() {
             let new_may = ev.kind != EventKind::Delete && filter.may_match(&ev.kv.value);
             let old_may = ev.prev.as_ref().is_some_and(|p| filter.may_match(&p.value));
             if !new_may && !old_may {
@@ -557,7 +379,7 @@ fn bound_pod(pod: &Value, name: &str, node: &str) -> Result<Value, ClientError> 
     let mut new = pod.clone();
     let obj = new
         .as_object_mut()
-        .ok_or_else(|| bad_request("the pod is not an object"))?;
+        .ok_or_else(|| ClientError::bad_request("the pod is not an object"))?;
     let spec = obj
         .entry("spec")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -692,7 +514,7 @@ impl Client for InProcessClient {
     ) -> Result<Value, ClientError> {
         if let Some(kind) = obj.get("kind").and_then(Value::as_str) {
             if kind != res.kind {
-                return Err(bad_request(format!(
+                return Err(ClientError::bad_request(format!(
                     "the body is a {kind}, the URL is for {}",
                     res.plural
                 )));
@@ -702,7 +524,7 @@ impl Client for InProcessClient {
         let ns = match (res.scope, ns.filter(|n| !n.is_empty()), obj_ns.as_deref()) {
             (Scope::Cluster, _, _) => None,
             (Scope::Namespaced, Some(a), Some(b)) if !b.is_empty() && a != b => {
-                return Err(bad_request(
+                return Err(ClientError::bad_request(
                     "the namespace of the provided object does not match the namespace sent on the request",
                 ))
             }
@@ -986,7 +808,7 @@ impl Client for InProcessClient {
             }
             Some(rv) => (Vec::new(), parse_rv(rv)?),
         };
-        let store_watch = if filter.needles.is_empty() {
+        let store_watch = if !filter.has_needles() {
             self.store.watch(&prefix, from).await
         } else {
             // The cheap byte test runs where the store fans events out: a watcher never even

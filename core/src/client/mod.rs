@@ -28,8 +28,10 @@
 mod api;
 mod error;
 mod fields;
+mod filter;
 mod in_process;
 mod params;
+mod stored;
 pub(crate) mod strategic_merge;
 
 use async_trait::async_trait;
