@@ -4,7 +4,8 @@
 //! refusal decoded as kube's `ErrorResponse`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -12,24 +13,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{metadata_watcher, watcher, WatchStreamExt};
 use serde_json::json;
-use skiff_api::ApiServer;
-use skiff_core::client::InProcessClient;
-use skiff_core::codec::Scheme;
-use skiff_core::shutdown::Shutdown;
-use skiff_core::store::MemoryStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_rs_reads_objects_and_metadata_as_from_kubernetes() {
-    let server = ApiServer::new(
-        InProcessClient::shared(Arc::new(MemoryStore::new())),
-        Scheme::builtin(),
-    );
-    server.ensure_namespaces().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, shutdown) = Shutdown::new();
-    tokio::spawn(server.serve(listener, shutdown));
-    let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+    let served = common::start().await;
+    let config = kube::Config::new(served.url().parse().unwrap());
     let client = kube::Client::try_from(config).unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
 

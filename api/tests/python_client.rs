@@ -4,14 +4,9 @@
 //! `python3`; without the client the test skips with a reason, or fails when SKIFF_REQUIRE_ENGINES=1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
-use std::sync::Arc;
+mod common;
 
-use skiff_api::ApiServer;
-use skiff_core::client::InProcessClient;
-use skiff_core::codec::Scheme;
-use skiff_core::shutdown::Shutdown;
-use skiff_core::store::MemoryStore;
+use std::process::Command;
 
 fn python() -> Option<String> {
     let python = std::env::var("SKIFF_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -35,19 +30,11 @@ async fn the_official_python_client_reads_skiff_as_kubernetes() {
     let Some(python) = python() else {
         return;
     };
-    let server = ApiServer::new(
-        InProcessClient::shared(Arc::new(MemoryStore::new())),
-        Scheme::builtin(),
-    );
-    server.ensure_namespaces().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, shutdown) = Shutdown::new();
-    tokio::spawn(server.serve(listener, shutdown));
+    let served = common::start().await;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/wire.py");
     let out = tokio::process::Command::new(&python)
         .arg(script)
-        .arg(format!("http://{addr}"))
+        .arg(served.url())
         .output()
         .await
         .unwrap();

@@ -3,37 +3,24 @@
 //! shapes (fixtures/); created objects carry the status kube-apiserver's strategies give them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
-
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use skiff_api::ApiServer;
-use skiff_core::client::InProcessClient;
 use skiff_core::codec::Scheme;
-use skiff_core::shutdown::{Shutdown, ShutdownTrigger};
-use skiff_core::store::MemoryStore;
+
+mod common;
 
 struct Server {
     base: String,
     http: reqwest::Client,
-    _stop: ShutdownTrigger,
+    _served: common::Served,
 }
 
 async fn server() -> Server {
-    let server = ApiServer::new(
-        InProcessClient::shared(Arc::new(MemoryStore::new())),
-        Scheme::builtin(),
-    );
-    server.ensure_namespaces().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = Shutdown::new();
-    tokio::spawn(server.serve(listener, shutdown));
-    skiff_api::tls::install_crypto_provider();
+    let served = common::start().await;
     Server {
-        base: format!("http://{addr}"),
+        base: served.url(),
         http: reqwest::Client::new(),
-        _stop: stop,
+        _served: served,
     }
 }
 
@@ -769,19 +756,15 @@ async fn a_created_pod_is_the_bytes_kube_apiserver_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apiservices_list_every_served_group_version_read_only() {
-    let server = ApiServer::new(
-        InProcessClient::shared(Arc::new(MemoryStore::new())),
-        Scheme::builtin(),
-    );
+    let server = common::builtin();
     server.ensure_apiservices().await.unwrap();
     // Twice is the same as once.
     server.ensure_apiservices().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, shutdown) = Shutdown::new();
-    tokio::spawn(server.serve(listener, shutdown));
-    skiff_api::tls::install_crypto_provider();
-    let base = format!("http://{addr}/apis/apiregistration.k8s.io/v1/apiservices");
+    let served = common::serve(server).await;
+    let base = format!(
+        "{}/apis/apiregistration.k8s.io/v1/apiservices",
+        served.url()
+    );
     let http = reqwest::Client::new();
     let list: Value = http.get(&base).send().await.unwrap().json().await.unwrap();
     let names: Vec<&str> = list["items"]

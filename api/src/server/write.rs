@@ -136,12 +136,7 @@ impl ApiServer {
                 .to_json()
                 .map_err(|e| ApiError::new(500, "InternalError", e.to_string()))?;
             if !rv_given {
-                if let (Some(meta), Some(rv)) = (
-                    value.get_mut("metadata").and_then(Value::as_object_mut),
-                    current.pointer("/metadata/resourceVersion"),
-                ) {
-                    meta.insert("resourceVersion".into(), rv.clone());
-                }
+                pin_resource_version(&mut value, &current);
             }
             match self.writer(q)?.replace_status(res, ns, name, value).await {
                 Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
@@ -244,13 +239,9 @@ impl ApiServer {
                         &res.api_version(),
                         &Time::now(),
                     );
-                    if let (false, Some(meta), Some(rv)) = (
-                        rv_given,
-                        value.get_mut("metadata").and_then(Value::as_object_mut),
-                        current.pointer("/metadata/resourceVersion"),
-                    ) {
+                    if !rv_given {
                         // Ownership was computed against `current`: write over exactly that.
-                        meta.insert("resourceVersion".into(), rv.clone());
+                        pin_resource_version(&mut value, &current);
                     }
                     match self.writer(q)?.replace(res, ns, name, value).await {
                         Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
@@ -395,4 +386,14 @@ pub(super) fn too_many_writers(res: &ApiResource, name: &str) -> ApiError {
             res.plural
         ),
     )
+}
+
+/// Makes a write a compare-and-swap on the version it was computed from: `current`'s resourceVersion.
+fn pin_resource_version(value: &mut Value, current: &Value) {
+    if let (Some(meta), Some(rv)) = (
+        value.get_mut("metadata").and_then(Value::as_object_mut),
+        current.pointer("/metadata/resourceVersion"),
+    ) {
+        meta.insert("resourceVersion".into(), rv.clone());
+    }
 }
