@@ -171,7 +171,7 @@ impl InProcessClient {
         if &unchanged == cur {
             return Ok(unchanged); // a no-op write keeps the resourceVersion, as Kubernetes does
         }
-        let bytes = encode(&new).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let bytes = encode(&mut new).map_err(|e| StoreError::Backend(e.to_string()))?;
         let rev = self
             .store
             .update(&k, bytes, Some(cur_kv.mod_revision))
@@ -584,7 +584,7 @@ impl Client for InProcessClient {
         let rev = loop {
             let created = self
                 .store
-                .create(&key(res, ns.as_deref(), &name), encode(&obj)?)
+                .create(&key(res, ns.as_deref(), &name), encode(&mut obj)?)
                 .await;
             match (created, generated.as_deref()) {
                 (Ok(rev), _) => break rev,

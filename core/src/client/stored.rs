@@ -61,12 +61,12 @@ pub(super) fn stamp(obj: &mut Value, rev: i64) {
     canonical_order(obj);
 }
 
-/// What is stored: the object in wire order without its resourceVersion (which is the store revision).
-pub(super) fn encode(obj: &Value) -> Result<Vec<u8>, ClientError> {
-    let mut obj = obj.clone();
-    meta_mut(&mut obj)?.shift_remove("resourceVersion");
-    canonical_order(&mut obj);
-    serde_json::to_vec(&obj).map_err(|e| ClientError::Decode(e.to_string()))
+/// What is stored: the object in wire order without its resourceVersion (which is the store
+/// revision). `obj` is left so, without a copy: the writer [`stamp`]s it with the new revision.
+pub(super) fn encode(obj: &mut Value) -> Result<Vec<u8>, ClientError> {
+    meta_mut(obj)?.shift_remove("resourceVersion");
+    canonical_order(obj);
+    serde_json::to_vec(obj).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
 pub(super) fn parse_rv(rv: &str) -> Result<i64, ClientError> {
