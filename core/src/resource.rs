@@ -193,6 +193,26 @@ impl ApiResource {
             .copied()
     }
 
+    /// `plural.group` (`replicasets.apps`; just `pods` in the core group): how kube-apiserver names a
+    /// resource in its messages.
+    pub fn qualified_resource(&self) -> String {
+        Self::qualify(&self.plural, &self.group)
+    }
+
+    /// `Kind.group` (`ReplicaSet.apps`; just `Pod` in the core group): how kube-apiserver names a kind
+    /// in 422 messages.
+    pub fn qualified_kind(&self) -> String {
+        Self::qualify(&self.kind, &self.group)
+    }
+
+    fn qualify(name: &str, group: &str) -> String {
+        if group.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}.{group}")
+        }
+    }
+
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {

@@ -4,41 +4,37 @@ use serde_json::{json, Value};
 use skiff_core::client::{DeleteOutcome, DeleteParams, PropagationPolicy};
 use skiff_core::ApiResource;
 
-use super::request::list_params;
+use super::request::{dry_run_value, list_params};
 use super::response::{ApiError, Json};
 use super::{ApiServer, Q};
 
-/// The query with the body's `DeleteOptions.dryRun` folded in: kubectl sends `delete --dry-run=server`
-/// as `{"dryRun": ["All"]}` in the body, other clients as `?dryRun=All`.
-fn with_body_dry_run(q: &Q, body: &[u8]) -> Result<Q, ApiError> {
+/// The body's DeleteOptions (`null` when there is no body).
+fn delete_options(body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))
+}
+
+/// The query with DeleteOptions' `dryRun` folded in: kubectl sends `delete --dry-run=server` as
+/// `{"dryRun": ["All"]}` in the body, other clients as `?dryRun=All`.
+fn with_body_dry_run(q: &Q, opts: &Value) -> Result<Q, ApiError> {
     let mut q = q.clone();
-    let opts: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    if let Some(values) = opts.get("dryRun").and_then(Value::as_array) {
-        for v in values {
-            match v.as_str() {
-                Some("All") => {
-                    q.insert("dryRun".into(), "All".into());
-                }
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "Invalid dryRun value: {:?}: supported values: \"All\"",
-                        other.unwrap_or_default()
-                    )))
-                }
-            }
-        }
+    for v in opts
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        dry_run_value(v.as_str().unwrap_or_default())?;
+        q.insert("dryRun".into(), "All".into());
     }
     Ok(q)
 }
 
 impl ApiServer {
-    pub(super) fn delete_params(q: &Q, body: &[u8]) -> Result<DeleteParams, ApiError> {
-        let opts: Value = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("invalid DeleteOptions: {e}")))?
-        };
+    pub(super) fn delete_params(q: &Q, opts: &Value) -> Result<DeleteParams, ApiError> {
         let policy = q
             .get("propagationPolicy")
             .map(String::as_str)
@@ -79,8 +75,9 @@ impl ApiServer {
         q: &Q,
         body: &[u8],
     ) -> Result<Json, ApiError> {
-        let params = Self::delete_params(q, body)?;
-        let q = with_body_dry_run(q, body)?;
+        let opts = delete_options(body)?;
+        let params = Self::delete_params(q, &opts)?;
+        let q = with_body_dry_run(q, &opts)?;
         match self.writer(&q)?.delete(res, ns, name, &params).await? {
             DeleteOutcome::Deleted(obj) | DeleteOutcome::Pending(obj) => Ok(Json::ok(obj)),
         }
@@ -93,8 +90,9 @@ impl ApiServer {
         q: &Q,
         body: &[u8],
     ) -> Result<Json, ApiError> {
-        let params = Self::delete_params(q, body)?;
-        let writer = self.writer(&with_body_dry_run(q, body)?)?;
+        let opts = delete_options(body)?;
+        let params = Self::delete_params(q, &opts)?;
+        let writer = self.writer(&with_body_dry_run(q, &opts)?)?;
         let list = self.client.list(res, ns, &list_params(q)?).await?;
         let mut deleted = Vec::new();
         for item in list.items {

@@ -43,8 +43,15 @@ pub(super) fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiE
 pub(super) fn dry_run(q: &Q) -> Result<bool, ApiError> {
     match q.get("dryRun").map(String::as_str) {
         None | Some("") => Ok(false),
-        Some("All") => Ok(true),
-        Some(other) => Err(ApiError::bad_request(format!(
+        Some(value) => dry_run_value(value),
+    }
+}
+
+/// One `dryRun` value, from the query or from DeleteOptions: `All` is the only one.
+pub(super) fn dry_run_value(value: &str) -> Result<bool, ApiError> {
+    match value {
+        "All" => Ok(true),
+        other => Err(ApiError::bad_request(format!(
             "Invalid dryRun value: {other:?}: supported values: \"All\""
         ))),
     }

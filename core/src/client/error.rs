@@ -37,7 +37,7 @@ impl ClientError {
             name,
             404,
             "NotFound",
-            format!("{} {name:?} not found", qualified(res)),
+            format!("{} {name:?} not found", res.qualified_resource()),
         )
     }
 
@@ -93,7 +93,7 @@ impl ClientError {
 
     /// Maps a store error about object `name` of `res` (empty for a whole collection).
     pub fn from_store(e: StoreError, res: &ApiResource, name: &str) -> Self {
-        let qualified = qualified(res);
+        let qualified = res.qualified_resource();
         match e {
             StoreError::NotFound { .. } => Self::not_found(res, name),
             StoreError::AlreadyExists { .. } => Self::about(
@@ -120,15 +120,6 @@ impl ClientError {
             }
             other => Self::api(500, "InternalError", other.to_string()),
         }
-    }
-}
-
-/// `plural.group` (just `plural` in the core group): how kube-apiserver names a resource in messages.
-pub(crate) fn qualified(res: &ApiResource) -> String {
-    if res.group.is_empty() {
-        res.plural.clone()
-    } else {
-        format!("{}.{}", res.plural, res.group)
     }
 }
 

@@ -45,7 +45,7 @@ fn invalid(res: &ApiResource, name: &str, field: &str, message: &str) -> ClientE
         "Invalid",
         format!(
             "{} {name:?} is invalid: {field}: {message}",
-            qualified_kind(res)
+            res.qualified_kind()
         ),
     )
     .with_details(StatusDetails {
@@ -60,15 +60,6 @@ fn invalid(res: &ApiResource, name: &str, field: &str, message: &str) -> ClientE
         ..StatusDetails::default()
     });
     ClientError::Api(Box::new(status))
-}
-
-/// `Kind.group` (just `Kind` in the core group), as kube-apiserver names a kind in 422 messages.
-fn qualified_kind(res: &ApiResource) -> String {
-    if res.group.is_empty() {
-        res.kind.clone()
-    } else {
-        format!("{}.{}", res.kind, res.group)
-    }
 }
 
 /// The namespace a call is about: required for namespaced kinds, ignored for cluster-scoped ones.

@@ -271,12 +271,7 @@ impl FieldErrors {
     pub fn to_status(&self, res: &crate::ApiResource, name: &str) -> Status {
         // kube-apiserver's NewInvalid: the qualified kind (`ReplicaSet.apps`) in the message, the kind
         // and its group in the details.
-        let qualified = if res.group.is_empty() {
-            res.kind.clone()
-        } else {
-            format!("{}.{}", res.kind, res.group)
-        };
-        let message = format!("{qualified} {name:?} is invalid: {self}");
+        let message = format!("{} {name:?} is invalid: {self}", res.qualified_kind());
         let causes = self
             .0
             .iter()
