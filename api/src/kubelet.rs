@@ -6,6 +6,9 @@
 //! - `GET /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin=&stdout=&stderr=` upgrades to a
 //!   WebSocket speaking Kubernetes' channel protocol (`v5.channel.k8s.io`, or `v4`): binary frames whose
 //!   first byte is the channel — 0 stdin, 1 stdout, 2 stderr, 3 the final status, 255 (v5) stdin closed.
+//! - `GET /attach/{namespace}/{pod}/{container}?stdin=&stdout=&stderr=` speaks the same protocol,
+//!   attached to the container's own process ([`Runtime::attach`]): its output from now on, and its
+//!   stdin when the container has `stdin: true`. It ends when the container exits.
 //!
 //! Only the API server may call it: every request needs `Authorization: Bearer <token>` with the token
 //! the agent publishes on its Node (annotation [`TOKEN_ANNOTATION`]; a cluster administrator can read it
@@ -69,6 +72,7 @@ impl KubeletServer {
         Router::new()
             .route("/containerLogs/{ns}/{pod}/{container}", get(logs))
             .route("/exec/{ns}/{pod}/{container}", get(exec).post(exec))
+            .route("/attach/{ns}/{pod}/{container}", get(attach).post(attach))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(self)
     }
@@ -123,6 +127,21 @@ impl KubeletServer {
     }
 }
 
+impl KubeletServer {
+    /// The runtime id of the running instance of a container: the kubelet finds only running
+    /// containers to exec into or attach to, and says so before any upgrade.
+    async fn find_running(&self, ns: &str, pod: &str, container: &str) -> Result<String, Response> {
+        let found = self.find(ns, pod, container, false).await?;
+        if found.state != ContainerState::Running {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!("container not found ({container:?})"),
+            ));
+        }
+        Ok(found.id)
+    }
+}
+
 async fn logs(
     State(s): State<Arc<KubeletServer>>,
     Path((ns, pod, container)): Path<(String, String, String)>,
@@ -173,21 +192,42 @@ async fn exec(
             "you must specify at least 1 command",
         );
     }
-    let found = match s.find(&ns, &pod, &container, false).await {
-        Ok(c) => c,
+    let id = match s.find_running(&ns, &pod, &container).await {
+        Ok(id) => id,
         Err(r) => return r,
     };
-    // The kubelet finds only running containers to exec into, and says so before any upgrade.
-    if found.state != ContainerState::Running {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("container not found ({container:?})"),
-        );
-    }
     let stdin = flag(&q, "stdin");
     let runtime = s.runtime.clone();
     ws.protocols(EXEC_PROTOCOLS)
-        .on_upgrade(move |socket| run_exec(socket, runtime, found.id, command, stdin))
+        .on_upgrade(move |socket| run_session(socket, runtime, id, Session::Exec(command), stdin))
+}
+
+async fn attach(
+    State(s): State<Arc<KubeletServer>>,
+    Path((ns, pod, container)): Path<(String, String, String)>,
+    Query(q): Query<Pairs>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !s.authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let id = match s.find_running(&ns, &pod, &container).await {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let stdin = flag(&q, "stdin");
+    let runtime = s.runtime.clone();
+    ws.protocols(EXEC_PROTOCOLS)
+        .on_upgrade(move |socket| run_session(socket, runtime, id, Session::Attach, stdin))
+}
+
+/// What a channel-protocol session runs.
+enum Session {
+    /// A command in the container ([`Runtime::exec`]).
+    Exec(Vec<String>),
+    /// The container's own process ([`Runtime::attach`]); its end is reported as success.
+    Attach,
 }
 
 /// How often a running exec checks that its container still runs.
@@ -212,11 +252,11 @@ pub fn exit_status(code: i32) -> Vec<u8> {
     frame
 }
 
-async fn run_exec(
+async fn run_session(
     socket: WebSocket,
     runtime: Arc<dyn Runtime>,
     id: String,
-    command: Vec<String>,
+    session: Session,
     stdin: bool,
 ) {
     let (mut sink, mut source) = socket.split();
@@ -277,10 +317,20 @@ async fn run_exec(
     });
     let exec_runtime = runtime.clone();
     let exec_id = id.clone();
-    let mut exec = tokio::spawn(async move { exec_runtime.exec(&exec_id, &command, io).await });
+    let attached = matches!(session, Session::Attach);
+    let mut exec = tokio::spawn(async move {
+        match session {
+            Session::Exec(command) => exec_runtime.exec(&exec_id, &command, io).await,
+            Session::Attach => exec_runtime.attach(&exec_id, io).await.map(|()| 0),
+        }
+    });
     // A command outlives nothing: when its container stops, it is killed (dropping the runtime's
-    // exec kills its process) and the client gets its status and a closed connection.
+    // exec kills its process) and the client gets its status and a closed connection. (An attach
+    // ends by itself when the container exits: the runtime's contract.)
     let container_gone = async {
+        if attached {
+            futures::future::pending::<()>().await;
+        }
         loop {
             tokio::time::sleep(EXEC_CONTAINER_CHECK).await;
             match runtime.container_status(&id).await {

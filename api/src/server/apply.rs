@@ -94,9 +94,9 @@ impl ApiServer {
             };
             let merged = managed_fields::apply(live.as_ref(), &config, &opts)
                 .map_err(|e| ApiError::from(e.to_status()))?;
-            let intent = match live {
+            let intent = match &live {
                 None => Intent::Create,
-                Some(_) => Intent::Update,
+                Some(stored) => Intent::Update(stored),
             };
             let (mut value, warnings) = self.admit(res, q, merged, intent)?;
             if live.is_none() {

@@ -105,6 +105,16 @@ pub(crate) fn subresources(r: &ApiResource) -> Vec<Sub> {
                 kind: (String::new(), "v1".into(), "PodExecOptions".into()),
                 verbs: &["create", "get"],
             });
+            out.push(Sub {
+                name: "attach",
+                kind: (String::new(), "v1".into(), "PodAttachOptions".into()),
+                verbs: &["create", "get"],
+            });
+            out.push(Sub {
+                name: "ephemeralcontainers",
+                kind: (String::new(), "v1".into(), "Pod".into()),
+                verbs: &["get", "patch", "update"],
+            });
         }
         ("apps", "replicasets") => out.push(Sub {
             name: "scale",
@@ -276,7 +286,17 @@ mod tests {
             .as_array()
             .map(|s| s.iter().filter_map(|s| s["subresource"].as_str()).collect())
             .unwrap_or_default();
-        assert_eq!(subs, ["status", "binding", "log", "exec"]);
+        assert_eq!(
+            subs,
+            [
+                "status",
+                "binding",
+                "log",
+                "exec",
+                "attach",
+                "ephemeralcontainers"
+            ]
+        );
         let named = aggregated(false, scheme.resources());
         let names: Vec<&str> = named["items"]
             .as_array()

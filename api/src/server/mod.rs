@@ -222,6 +222,10 @@ impl ApiServer {
                 "/api/v1/namespaces/{ns}/pods/{name}/exec",
                 get(pod_proxy::exec).post(pod_proxy::exec),
             )
+            .route(
+                "/api/v1/namespaces/{ns}/pods/{name}/attach",
+                get(pod_proxy::attach).post(pod_proxy::attach),
+            )
             .route("/api/{*rest}", axum::routing::any(resource))
             .route("/apis/{*rest}", axum::routing::any(resource))
             .fallback(|| async { ApiError::no_route() })

@@ -1,5 +1,5 @@
-//! `pods/log` and `pods/exec`: found on the pod's node and proxied to that node's agent
-//! ([`crate::kubelet`]), as the real API server proxies them to the kubelet.
+//! `pods/log`, `pods/exec` and `pods/attach`: found on the pod's node and proxied to that node's
+//! agent ([`crate::kubelet`]), as the real API server proxies them to the kubelet.
 
 use std::sync::Arc;
 
@@ -35,11 +35,15 @@ fn container_names(pod: &Value, pointer: &str) -> Vec<String> {
 
 /// Whether the pod's status shows `container` running.
 fn running(pod: &Value, container: &str) -> bool {
-    ["/status/containerStatuses", "/status/initContainerStatuses"]
-        .iter()
-        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
-        .flatten()
-        .any(|c| c["name"] == container && c.pointer("/state/running").is_some())
+    [
+        "/status/containerStatuses",
+        "/status/initContainerStatuses",
+        "/status/ephemeralContainerStatuses",
+    ]
+    .iter()
+    .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+    .flatten()
+    .any(|c| c["name"] == container && c.pointer("/state/running").is_some())
 }
 
 /// Which subresource a request is for.
@@ -47,6 +51,23 @@ fn running(pod: &Value, container: &str) -> bool {
 enum Proxied {
     Log,
     Exec,
+    Attach,
+}
+
+impl Proxied {
+    /// Whether it needs a running container (exec and attach do, logs do not).
+    fn needs_running(self) -> bool {
+        matches!(self, Self::Exec | Self::Attach)
+    }
+
+    /// The agent's path segment and the verb in messages.
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Log => "log",
+            Self::Exec => "exec",
+            Self::Attach => "attach",
+        }
+    }
 }
 
 /// The container a request is about (as Kubernetes picks it) and where its pod's agent listens.
@@ -66,13 +87,15 @@ async fn locate(
         .pointer("/status/phase")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if what == Proxied::Exec && matches!(phase, "Succeeded" | "Failed") {
+    if what.needs_running() && matches!(phase, "Succeeded" | "Failed") {
+        let verb = what.verb();
         return Err(ApiError::bad_request(format!(
-            "cannot exec into a container in a completed pod; current phase is {phase}"
+            "cannot {verb} into a container in a completed pod; current phase is {phase}"
         )));
     }
     let containers = container_names(&pod, "/spec/containers");
     let inits = container_names(&pod, "/spec/initContainers");
+    let ephemerals = container_names(&pod, "/spec/ephemeralContainers");
     let default = pod
         .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
         .and_then(Value::as_str)
@@ -88,13 +111,16 @@ async fn locate(
             )))
         }
     };
-    if !containers.contains(&container) && !inits.contains(&container) {
+    if ![&containers, &inits, &ephemerals]
+        .iter()
+        .any(|list| list.contains(&container))
+    {
         return Err(ApiError::bad_request(format!(
             "container {container} is not valid for pod {name}"
         )));
     }
-    if what == Proxied::Exec && !running(&pod, &container) {
-        // What the kubelet answers: it finds only running containers to exec into.
+    if what.needs_running() && !running(&pod, &container) {
+        // What the kubelet answers: it finds only running containers to exec into or attach to.
         return Err(ApiError::bad_request(format!(
             "container not found ({container:?})"
         )));
@@ -184,24 +210,53 @@ pub(super) async fn log(
     }
 }
 
+/// A WebSocket upgrade, or why there is none.
+type Upgrade = Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>;
+
 /// `GET|POST .../pods/{name}/exec`: a WebSocket relayed to the agent.
 pub(super) async fn exec(
     State(s): State<Arc<ApiServer>>,
     Path((ns, name)): Path<(String, String)>,
     Query(q): Query<Pairs>,
     headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    ws: Upgrade,
+) -> Response {
+    stream(s, Proxied::Exec, ns, name, q, headers, ws).await
+}
+
+/// `GET|POST .../pods/{name}/attach`: a WebSocket relayed to the agent, attached to the container's
+/// own streams.
+pub(super) async fn attach(
+    State(s): State<Arc<ApiServer>>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Query<Pairs>,
+    headers: HeaderMap,
+    ws: Upgrade,
+) -> Response {
+    stream(s, Proxied::Attach, ns, name, q, headers, ws).await
+}
+
+/// Exec and attach: the same channel protocol, relayed.
+async fn stream(
+    s: Arc<ApiServer>,
+    what: Proxied,
+    ns: String,
+    name: String,
+    q: Pairs,
+    headers: HeaderMap,
+    ws: Upgrade,
 ) -> Response {
     // The pod and container first: a client that falls back from WebSocket to SPDY (kubectl does
     // on any failed upgrade) gets the same refusal twice.
-    let (container, target) = match locate(&s, &ns, &name, &q, Proxied::Exec).await {
+    let (container, target) = match locate(&s, &ns, &name, &q, what).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
+    let verb = what.verb();
     let Ok(ws) = ws else {
-        return ApiError::bad_request(
-            "exec needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not supported",
-        )
+        return ApiError::bad_request(format!(
+            "{verb} needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not supported"
+        ))
         .into_response();
     };
     let offered = headers
@@ -213,12 +268,12 @@ pub(super) async fn exec(
         .find(|p| offered.split(',').any(|o| o.trim() == **p))
     else {
         return ApiError::bad_request(format!(
-            "exec supports the WebSocket subprotocols {EXEC_PROTOCOLS:?}, the client offered {offered:?}"
+            "{verb} supports the WebSocket subprotocols {EXEC_PROTOCOLS:?}, the client offered {offered:?}"
         ))
         .into_response();
     };
     let url = format!(
-        "ws://{}/exec/{ns}/{name}/{container}?{}",
+        "ws://{}/{verb}/{ns}/{name}/{container}?{}",
         target.address,
         forward_query(&q, &["container"])
     );

@@ -17,12 +17,12 @@ use super::response::{ApiError, Json};
 use super::subresources::scale_of;
 use super::{ApiServer, Q};
 
-/// Whether a write makes a new object or changes a stored one: the kind's create strategy runs only
-/// on the first.
+/// Whether a write makes a new object or changes a stored one (given as JSON): the kind's create
+/// strategy and create-only validation run on the first, its update strategy on the second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Intent {
+pub(super) enum Intent<'a> {
     Create,
-    Update,
+    Update(&'a Value),
 }
 
 impl ApiServer {
@@ -83,21 +83,32 @@ impl ApiServer {
         Ok((decoded.object, decoded.warnings))
     }
 
-    /// Decodes, defaults, runs the kind's strategy (on create) and validates a body for `res`; returns
-    /// the object JSON and unknown-field warnings.
+    /// Decodes, defaults, runs the kind's strategy and validates a body for `res`; returns the object
+    /// JSON and unknown-field warnings.
     pub(super) fn admit(
         &self,
         res: &ApiResource,
         q: &Q,
         value: Value,
-        intent: Intent,
+        intent: Intent<'_>,
     ) -> Result<(Value, Vec<String>), ApiError> {
         let (mut obj, warnings) = self.decode(res, q, value)?;
         obj.apply_defaults();
-        if intent == Intent::Create {
-            obj.prepare_for_create();
-        }
-        let errs = obj.validate();
+        let errs = match intent {
+            Intent::Create => {
+                obj.prepare_for_create();
+                obj.validate_create()
+            }
+            Intent::Update(stored) => {
+                let old = self
+                    .scheme
+                    .decode_value(stored, DecodeOptions::default())
+                    .map_err(decode_error)?
+                    .object;
+                obj.prepare_for_update(&old);
+                obj.validate()
+            }
+        };
         if !errs.is_empty() {
             return Err(ApiError::from(errs.to_status(res, obj.name())));
         }
@@ -210,6 +221,12 @@ impl ApiServer {
                 self.write_status(res, ns, name, q, |_| Ok(body.clone()))
                     .await
             }
+            Some("ephemeralcontainers") => {
+                self.write_ephemeral_containers(ns.unwrap_or_default(), name, q, |_| {
+                    Ok(body.clone())
+                })
+                .await
+            }
             Some("scale") => {
                 let replicas = body
                     .pointer("/spec/replicas")
@@ -227,11 +244,11 @@ impl ApiServer {
             ))),
             None => {
                 let manager = field_manager(q, headers)?;
-                let (value, warnings) = self.admit(res, q, body, Intent::Update)?;
-                let rv_given = value.pointer("/metadata/resourceVersion").is_some();
+                let rv_given = body.pointer("/metadata/resourceVersion").is_some();
                 for _ in 0..8 {
                     let current = self.client.get(res, ns, name).await?;
-                    let mut value = value.clone();
+                    let (mut value, warnings) =
+                        self.admit(res, q, body.clone(), Intent::Update(&current))?;
                     record_update(
                         Some(&current),
                         &mut value,
@@ -320,6 +337,21 @@ impl ApiServer {
                     })
                     .await
             }
+            Some("ephemeralcontainers") => {
+                return self
+                    .write_ephemeral_containers(ns.unwrap_or_default(), name, q, |current| {
+                        let mut doc = current.clone();
+                        patch.apply(&mut doc).map_err(|e| {
+                            ApiError::new(
+                                422,
+                                "Invalid",
+                                format!("the patch cannot be applied: {e}"),
+                            )
+                        })?;
+                        Ok(doc)
+                    })
+                    .await
+            }
             Some("scale") => {
                 let current = self.client.get(res, ns, name).await?;
                 let mut scale = scale_of(res, &current)?;
@@ -358,7 +390,7 @@ impl ApiServer {
             })?;
             let rv_precondition = doc.pointer("/metadata/resourceVersion")
                 != current.pointer("/metadata/resourceVersion");
-            let (mut value, warnings) = self.admit(res, q, doc, Intent::Update)?;
+            let (mut value, warnings) = self.admit(res, q, doc, Intent::Update(&current))?;
             record_update(
                 Some(&current),
                 &mut value,
@@ -389,7 +421,7 @@ pub(super) fn too_many_writers(res: &ApiResource, name: &str) -> ApiError {
 }
 
 /// Makes a write a compare-and-swap on the version it was computed from: `current`'s resourceVersion.
-fn pin_resource_version(value: &mut Value, current: &Value) {
+pub(super) fn pin_resource_version(value: &mut Value, current: &Value) {
     if let (Some(meta), Some(rv)) = (
         value.get_mut("metadata").and_then(Value::as_object_mut),
         current.pointer("/metadata/resourceVersion"),

@@ -166,6 +166,19 @@ pub(crate) fn compute(
         .iter()
         .map(|c| container_status(agent, c, groups.get(&c.name), plan, app_default))
         .collect();
+    // Ephemeral containers count for nothing (not phase, not readiness) and are never ready.
+    let ephemeral_statuses: Vec<ContainerStatus> = pod
+        .spec
+        .ephemeral_containers
+        .iter()
+        .map(|ec| {
+            let mut s =
+                container_status(agent, ec, groups.get(&ec.name), plan, "ContainerCreating");
+            s.ready = false;
+            s.started = None;
+            s
+        })
+        .collect();
     let policy = pod.spec.restart_policy.as_deref().unwrap_or("Always");
     let is_terminated =
         |s: &ContainerStatus| s.state.as_ref().is_some_and(|st| st.terminated.is_some());
@@ -245,5 +258,6 @@ pub(crate) fn compute(
         init_container_statuses: init_statuses,
         container_statuses: statuses,
         qos_class: Some(skiff_core::strategy::qos_class(pod).to_string()),
+        ephemeral_container_statuses: ephemeral_statuses,
     }
 }

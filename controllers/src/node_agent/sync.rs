@@ -116,11 +116,36 @@ fn event(
     agent.recorder.record(about, type_, reason, message);
 }
 
-fn field_path(init: bool, name: &str) -> Option<String> {
-    Some(format!(
-        "spec.{}{{{name}}}",
-        if init { "initContainers" } else { "containers" }
-    ))
+/// Which list of the pod spec a container is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Init,
+    App,
+    Ephemeral,
+}
+
+impl Kind {
+    /// The field of the pod spec.
+    fn field(self) -> &'static str {
+        match self {
+            Self::Init => "initContainers",
+            Self::App => "containers",
+            Self::Ephemeral => "ephemeralContainers",
+        }
+    }
+
+    /// The value of the [`labels::CONTAINER_KIND`] label.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Init => "init",
+            Self::App => "app",
+            Self::Ephemeral => "ephemeral",
+        }
+    }
+}
+
+fn field_path(kind: Kind, name: &str) -> Option<String> {
+    Some(format!("spec.{}{{{name}}}", kind.field()))
 }
 
 /// One pass over a pod. See the [module docs](super).
@@ -158,7 +183,7 @@ pub async fn sync_pod(agent: &NodeAgent, pod: &Pod) -> Result<Action, AgentError
         let inst = groups.get(&c.name).unwrap_or(&empty);
         match inst.first() {
             None => {
-                start(agent, pod, c, &sandbox, 0, true, &mut plan).await;
+                start(agent, pod, c, &sandbox, 0, Kind::Init, &mut plan).await;
                 init_done = false;
                 break;
             }
@@ -175,7 +200,8 @@ pub async fn sync_pod(agent: &NodeAgent, pod: &Pod) -> Result<Action, AgentError
                 if policy == "Never" {
                     failed = true;
                 } else {
-                    restart_with_backoff(agent, pod, c, &sandbox, inst, l, true, &mut plan).await;
+                    restart_with_backoff(agent, pod, c, &sandbox, inst, l, Kind::Init, &mut plan)
+                        .await;
                 }
                 break;
             }
@@ -185,7 +211,7 @@ pub async fn sync_pod(agent: &NodeAgent, pod: &Pod) -> Result<Action, AgentError
         for c in &pod.spec.containers {
             let inst = groups.get(&c.name).unwrap_or(&empty);
             match inst.first() {
-                None => start(agent, pod, c, &sandbox, 0, false, &mut plan).await,
+                None => start(agent, pod, c, &sandbox, 0, Kind::App, &mut plan).await,
                 Some(l) if l.state == ContainerState::Created => {
                     agent.runtime.start_container(&l.id).await?;
                 }
@@ -199,10 +225,32 @@ pub async fn sync_pod(agent: &NodeAgent, pod: &Pod) -> Result<Action, AgentError
                         _ => true,
                     };
                     if restart {
-                        restart_with_backoff(agent, pod, c, &sandbox, inst, l, false, &mut plan)
-                            .await;
+                        restart_with_backoff(
+                            agent,
+                            pod,
+                            c,
+                            &sandbox,
+                            inst,
+                            l,
+                            Kind::App,
+                            &mut plan,
+                        )
+                        .await;
                     }
                 }
+            }
+        }
+    }
+
+    // Ephemeral containers run once each, as soon as the pod runs, and are never restarted.
+    if init_done {
+        for ec in &pod.spec.ephemeral_containers {
+            match groups.get(&ec.name).and_then(|i| i.first()) {
+                None => start(agent, pod, ec, &sandbox, 0, Kind::Ephemeral, &mut plan).await,
+                Some(l) if l.state == ContainerState::Created => {
+                    agent.runtime.start_container(&l.id).await?;
+                }
+                Some(_) => {}
             }
         }
     }
@@ -395,10 +443,10 @@ async fn start(
     c: &Container,
     sandbox: &SandboxInfo,
     attempt: i32,
-    init: bool,
+    kind: Kind,
     plan: &mut Plan,
 ) {
-    let field = field_path(init, &c.name);
+    let field = field_path(kind, &c.name);
     let image = c.image.clone().unwrap_or_default();
     let request = ImageRequest {
         image: image.clone(),
@@ -462,10 +510,19 @@ async fn start(
     );
     l.insert(labels::CONTAINER_NAME.to_string(), c.name.clone());
     l.insert(labels::ATTEMPT.to_string(), attempt.to_string());
-    l.insert(
-        labels::CONTAINER_KIND.to_string(),
-        if init { "init" } else { "app" }.to_string(),
-    );
+    l.insert(labels::CONTAINER_KIND.to_string(), kind.label().to_string());
+    let target = match ephemeral_target(agent, pod, &c.name).await {
+        Ok(t) => t,
+        Err(msg) => {
+            let failure = Failure::new(
+                "Failed",
+                format!("Error: {msg}"),
+                "CreateContainerConfigError",
+                msg,
+            );
+            return start_failed(agent, pod, &c.name, field, failure, plan).await;
+        }
+    };
     let config = ContainerConfig {
         name: c.name.clone(),
         image,
@@ -476,6 +533,10 @@ async fn start(
         mounts,
         resources: Resources::from_requirements(&c.resources),
         labels: l,
+        stdin: c.stdin.unwrap_or(false),
+        stdin_once: c.stdin_once.unwrap_or(false),
+        tty: c.tty.unwrap_or(false),
+        target,
     };
     let id = match agent.runtime.create_container(&sandbox.id, &config).await {
         Ok(id) => id,
@@ -519,6 +580,45 @@ async fn start(
             );
             plan.requeue_in(agent.config.backoff_initial);
         }
+    }
+}
+
+/// The runtime id of the running container an ephemeral container `name` targets, if it has a target.
+async fn ephemeral_target(
+    agent: &NodeAgent,
+    pod: &Pod,
+    name: &str,
+) -> Result<Option<String>, String> {
+    let Some(target) = pod
+        .spec
+        .ephemeral_containers
+        .iter()
+        .find(|ec| ec.name == name)
+        .and_then(|ec| ec.target_container_name.clone())
+    else {
+        return Ok(None);
+    };
+    let filter =
+        pod_filter(pod.metadata.uid.as_deref().unwrap_or("")).with(labels::CONTAINER_NAME, &target);
+    let running = agent
+        .runtime
+        .list_containers(&filter)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .find(|c| c.state == ContainerState::Running);
+    match running {
+        Some(c) => Ok(Some(c.id)),
+        None => Err(format!("target container {target:?} is not running")),
+    }
+}
+
+/// The spec list a runtime container came from, by its [`labels::CONTAINER_KIND`] label.
+fn kind_of(c: &ContainerInfo) -> Kind {
+    match c.labels.get(labels::CONTAINER_KIND).map(String::as_str) {
+        Some("init") => Kind::Init,
+        Some("ephemeral") => Kind::Ephemeral,
+        _ => Kind::App,
     }
 }
 
@@ -576,7 +676,7 @@ async fn restart_with_backoff(
     sandbox: &SandboxInfo,
     instances: &Instances,
     last: &ContainerInfo,
-    init: bool,
+    kind: Kind,
     plan: &mut Plan,
 ) {
     let key = (pod.metadata.uid.clone().unwrap_or_default(), c.name.clone());
@@ -627,7 +727,7 @@ async fn restart_with_backoff(
                 c.name,
                 full_name(pod)
             ),
-            field_path(init, &c.name),
+            field_path(kind, &c.name),
         );
         return;
     }
@@ -648,10 +748,10 @@ async fn restart_with_backoff(
             EventType::Warning,
             "OOMKilling",
             &format!("Memory cgroup out of memory: killed container {}", c.name),
-            field_path(init, &c.name),
+            field_path(kind, &c.name),
         );
     }
-    start(agent, pod, c, sandbox, attempt(last) + 1, init, plan).await;
+    start(agent, pod, c, sandbox, attempt(last) + 1, kind, plan).await;
 }
 
 /// Runs the container's probes and acts on a failed liveness or startup probe.
@@ -708,7 +808,7 @@ async fn check_probes(
         }
     }
     if let Some((which, _)) = failed {
-        let field = field_path(false, &c.name);
+        let field = field_path(Kind::App, &c.name);
         event(
             agent,
             pod,
@@ -767,7 +867,7 @@ async fn terminate(agent: &NodeAgent, pod: &Pod, uid: &str) -> Result<(), AgentE
             EventType::Normal,
             "Killing",
             &format!("Stopping container {name}"),
-            field_path(false, &name),
+            field_path(kind_of(c), &name),
         );
         stops.push(agent.runtime.stop_container(&c.id, grace));
     }

@@ -25,6 +25,10 @@ pub trait AnyResource: Any + fmt::Debug + Send + Sync {
     fn prepare_for_create(&mut self);
     /// The kind's status-update hook; does nothing when `old` is another kind.
     fn prepare_for_status_update(&mut self, old: &dyn Any);
+    /// The kind's update hook; does nothing when `old` is another kind.
+    fn prepare_for_update(&mut self, old: &dyn Any);
+    /// The kind's create-only validation ([`Strategy::validate_create`]).
+    fn validate_create(&self) -> FieldErrors;
     /// Serializes to JSON.
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
     /// Upcast for downcasting.
@@ -58,6 +62,14 @@ impl<K: Resource + ApplyDefaults + Validate + Strategy> AnyResource for K {
         if let Some(old) = old.downcast_ref::<K>() {
             Strategy::prepare_for_status_update(self, old)
         }
+    }
+    fn prepare_for_update(&mut self, old: &dyn Any) {
+        if let Some(old) = old.downcast_ref::<K>() {
+            Strategy::prepare_for_update(self, old)
+        }
+    }
+    fn validate_create(&self) -> FieldErrors {
+        Strategy::validate_create(self)
     }
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::to_value(self)
@@ -135,6 +147,18 @@ impl Object {
     /// Runs the kind's status-update hook against the stored object `old` (see [`crate::strategy`]).
     pub fn prepare_for_status_update(&mut self, old: &Object) {
         self.0.prepare_for_status_update(old.0.as_any())
+    }
+
+    /// Runs the kind's update hook against the stored object `old` (see [`crate::strategy`]).
+    pub fn prepare_for_update(&mut self, old: &Object) {
+        self.0.prepare_for_update(old.0.as_any())
+    }
+
+    /// Validates a create as Kubernetes does: [`Object::validate`] and the kind's create-only rules.
+    pub fn validate_create(&self) -> FieldErrors {
+        let mut errs = self.0.validate();
+        errs.extend(self.0.validate_create());
+        errs
     }
 
     /// Validates as Kubernetes does (call after [`Object::apply_defaults`]).

@@ -59,7 +59,7 @@ impl ApplyDefaults for Pod {
 
 /// Fills a pod spec's defaults, for Pods and for the pod template of ReplicaSets alike:
 /// restartPolicy `Always`, terminationGracePeriodSeconds 30, dnsPolicy `ClusterFirst`, schedulerName
-/// `default-scheduler`, securityContext `{}`; per container (init and app): imagePullPolicy (see [`pull_policy_for`]),
+/// `default-scheduler`, securityContext `{}`; per container (init, app and ephemeral): imagePullPolicy (see [`pull_policy_for`]),
 /// terminationMessagePath `/dev/termination-log` and terminationMessagePolicy `File`, port protocol `TCP`,
 /// probe timings (timeout 1, period 10, success 1, failure 3), httpGet path `/` and scheme `HTTP`, fieldRef
 /// apiVersion `v1`; volumes: hostPath type `""`, configMap defaultMode 0644 (420).
@@ -75,6 +75,9 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
         .chain(spec.containers.iter_mut())
     {
         default_container(c);
+    }
+    for ec in &mut spec.ephemeral_containers {
+        default_container(&mut ec.container);
     }
     for v in &mut spec.volumes {
         if let Some(hp) = &mut v.host_path {

@@ -49,10 +49,10 @@ pub use object_reference::ObjectReference;
 pub use pod::{
     ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, ContainerState,
     ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
-    EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, HostIp, HostPathVolumeSource,
-    HttpGetAction, HttpHeader, KeyToPath, ObjectFieldSelector, Pod, PodCondition, PodIp,
-    PodSecurityContext, PodSpec, PodStatus, PodTemplateSpec, Probe, ResourceRequirements,
-    TcpSocketAction, Volume, VolumeMount,
+    EmptyDirVolumeSource, EnvVar, EnvVarSource, EphemeralContainer, ExecAction, HostIp,
+    HostPathVolumeSource, HttpGetAction, HttpHeader, KeyToPath, ObjectFieldSelector, Pod,
+    PodCondition, PodIp, PodSecurityContext, PodSpec, PodStatus, PodTemplateSpec, Probe,
+    ResourceRequirements, TcpSocketAction, Volume, VolumeMount,
 };
 pub use replicaset::{
     ReplicaSet, ReplicaSetCondition, ReplicaSetSpec, ReplicaSetStatus, Scale, ScaleSpec,

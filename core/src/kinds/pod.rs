@@ -74,6 +74,10 @@ pub struct PodSpec {
     /// The app containers; at least one.
     #[serde(default)]
     pub containers: Vec<Container>,
+    /// Debugging containers added to a running pod through the `pods/ephemeralcontainers`
+    /// subresource (`kubectl debug`); never restarted, never removed while the pod lives.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ephemeral_containers: Vec<EphemeralContainer>,
     /// `Always` (default), `OnFailure` or `Never`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<String>,
@@ -206,6 +210,9 @@ pub struct Container {
     /// Keep stdin open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<bool>,
+    /// Close stdin once the first attached client detaches (with `stdin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdin_once: Option<bool>,
     /// Allocate a TTY.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tty: Option<bool>,
@@ -219,6 +226,39 @@ impl Container {
             image: Some(image.into()),
             ..Self::default()
         }
+    }
+}
+
+/// A container added to a running pod for debugging (`kubectl debug`): a [`Container`] (without
+/// ports, probes or resources, which validation refuses) that may name the container whose
+/// namespaces it joins.
+///
+/// The container's fields are inline on the wire, as in Kubernetes' `EphemeralContainer`; the
+/// struct derefs to them:
+///
+/// ```
+/// use skiff_core::kinds::EphemeralContainer;
+/// let ec: EphemeralContainer = serde_json::from_value(serde_json::json!({
+///     "name": "debugger", "image": "busybox", "targetContainerName": "web", "stdin": true})).unwrap();
+/// assert_eq!(ec.name, "debugger");
+/// assert_eq!(ec.target_container_name.as_deref(), Some("web"));
+/// assert_eq!(serde_json::to_value(&ec).unwrap()["targetContainerName"], "web");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EphemeralContainer {
+    /// The container itself.
+    #[serde(flatten)]
+    pub container: Container,
+    /// The container whose namespaces (process, mounts) this one joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_container_name: Option<String>,
+}
+
+impl std::ops::Deref for EphemeralContainer {
+    type Target = Container;
+    fn deref(&self) -> &Container {
+        &self.container
     }
 }
 
@@ -539,6 +579,9 @@ pub struct PodStatus {
     /// `Guaranteed`, `Burstable` or `BestEffort`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qos_class: Option<String>,
+    /// Status of each ephemeral container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ephemeral_container_statuses: Vec<ContainerStatus>,
 }
 
 /// One condition of a pod.

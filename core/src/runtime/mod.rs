@@ -47,7 +47,7 @@ pub mod labels {
     pub const CONTAINER_NAME: &str = "skiff.io/container-name";
     /// How many times this container was restarted before this instance (its restartCount).
     pub const ATTEMPT: &str = "skiff.io/attempt";
-    /// `init` for init containers, `app` otherwise.
+    /// `init` for init containers, `ephemeral` for ephemeral containers, `app` otherwise.
     pub const CONTAINER_KIND: &str = "skiff.io/container-kind";
 
     /// The [`ATTEMPT`] of a container's labels (0 when missing).
@@ -111,6 +111,20 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Runs `command` in a running container's namespaces and cgroup; returns its exit code.
     async fn exec(&self, id: &str, command: &[String], io: ExecIo) -> Result<i32, RuntimeError>;
+
+    /// Attaches to a running container's own process (`kubectl attach`, `kubectl debug -i`): its
+    /// output from now on goes to `io.stdout` (stdout and stderr interleaved, as with a terminal),
+    /// and `io.stdin`, when given and the container was created with
+    /// [`ContainerConfig::stdin`], feeds its stdin (with [`ContainerConfig::stdin_once`], the end
+    /// of this client's stdin closes it for good). Returns when the container exits.
+    ///
+    /// The default refuses: a runtime that cannot attach says so.
+    async fn attach(&self, id: &str, io: ExecIo) -> Result<(), RuntimeError> {
+        let _ = io;
+        Err(RuntimeError::Invalid(format!(
+            "container {id}: this runtime cannot attach to containers"
+        )))
+    }
 }
 
 /// Runs `command` in container `id` with no stdin and returns (exit code, stdout and stderr together),

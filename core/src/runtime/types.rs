@@ -258,6 +258,19 @@ pub struct ContainerConfig {
     pub resources: Resources,
     /// Labels (see [`labels`](super::labels)).
     pub labels: BTreeMap<String, String>,
+    /// Keep the process's stdin open for [`Runtime::attach`](super::Runtime::attach) (`stdin`).
+    #[serde(default)]
+    pub stdin: bool,
+    /// Close stdin when the first attached client's input ends (`stdinOnce`).
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// A terminal was asked for (`tty`); runtimes without terminals run the process without one.
+    #[serde(default)]
+    pub tty: bool,
+    /// The runtime id of a container of the same sandbox whose namespaces this one joins (an
+    /// ephemeral container's `targetContainerName`).
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 /// A container's state, CRI's four.

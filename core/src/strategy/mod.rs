@@ -29,6 +29,7 @@ use crate::kinds::{
     APIService, ConfigMap, Endpoints, Event, Lease, LoadBalancerStatus, Namespace, NamespaceStatus,
     Node, Pod, PodStatus, ReplicaSet, ReplicaSetStatus, Service, ServiceStatus,
 };
+use crate::validation::{FieldError, FieldErrors, FieldPath};
 
 /// A kind's create and status-update hooks. See the [module docs](self).
 pub trait Strategy: Sized {
@@ -36,6 +37,14 @@ pub trait Strategy: Sized {
     fn prepare_for_create(&mut self) {}
     /// Called when the status subresource is written: `self` is the new object, `old` the stored one.
     fn prepare_for_status_update(&mut self, _old: &Self) {}
+    /// Called when the object itself is updated (PUT, PATCH, apply): `self` is the new object, `old`
+    /// the stored one. Fields other subresources own are kept from `old` (a Pod's ephemeral containers).
+    fn prepare_for_update(&mut self, _old: &Self) {}
+    /// What only a create must not contain (a Pod with ephemeral containers), beyond
+    /// [`Validate`](crate::validation::Validate).
+    fn validate_create(&self) -> FieldErrors {
+        FieldErrors::default()
+    }
 }
 
 impl Strategy for Pod {
@@ -46,6 +55,26 @@ impl Strategy for Pod {
             qos_class: Some(qos_class(self).into()),
             ..PodStatus::default()
         });
+    }
+
+    /// Ephemeral containers belong to the `pods/ephemeralcontainers` subresource: an update of the
+    /// pod keeps the stored ones.
+    fn prepare_for_update(&mut self, old: &Self) {
+        self.spec
+            .ephemeral_containers
+            .clone_from(&old.spec.ephemeral_containers);
+    }
+
+    /// `spec.ephemeralContainers` are added later, through their subresource, never on create.
+    fn validate_create(&self) -> FieldErrors {
+        let mut errs = FieldErrors::default();
+        if !self.spec.ephemeral_containers.is_empty() {
+            errs.push(FieldError::forbidden(
+                &FieldPath::new("spec").child("ephemeralContainers"),
+                "cannot be set on create",
+            ));
+        }
+        errs
     }
 
     /// The QoS class is immutable: a status without one keeps the stored one.

@@ -59,6 +59,7 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &FieldPath) -> FieldErrors {
             ));
         }
     }
+    validate_ephemeral_containers(spec, path, &volumes, &mut names, &mut errs);
     validate_host_ports(spec, path, &mut errs);
 
     if let Some(rp) = &spec.restart_policy {
@@ -216,6 +217,116 @@ fn validate_volumes(
         }
     }
     names
+}
+
+/// Ephemeral containers (Kubernetes' `validateEphemeralContainers`): a container each, named uniquely
+/// across every container of the pod, targeting an app or init container, and without the fields a
+/// pod's own services rely on (ports, probes, resources, subPath mounts).
+fn validate_ephemeral_containers<'a>(
+    spec: &'a PodSpec,
+    path: &FieldPath,
+    volumes: &BTreeSet<String>,
+    names: &mut BTreeSet<&'a str>,
+    errs: &mut FieldErrors,
+) {
+    let targets: BTreeSet<&str> = spec
+        .containers
+        .iter()
+        .chain(&spec.init_containers)
+        .map(|c| c.name.as_str())
+        .collect();
+    let list_path = path.child("ephemeralContainers");
+    for (i, ec) in spec.ephemeral_containers.iter().enumerate() {
+        let p = list_path.index(i);
+        errs.extend(validate_container(ec, &p, volumes, false));
+        if !ec.name.is_empty() && !names.insert(ec.name.as_str()) {
+            errs.push(FieldError::duplicate(&p.child("name"), &ec.name));
+        }
+        if let Some(t) = ec.target_container_name.as_deref() {
+            if !targets.contains(t) {
+                errs.push(FieldError::not_found(&p.child("targetContainerName"), t));
+            }
+        }
+        let resources = &ec.resources;
+        let disallowed = [
+            ("ports", !ec.ports.is_empty()),
+            (
+                "resources",
+                !resources.limits.is_empty() || !resources.requests.is_empty(),
+            ),
+            ("livenessProbe", ec.liveness_probe.is_some()),
+            ("readinessProbe", ec.readiness_probe.is_some()),
+            ("startupProbe", ec.startup_probe.is_some()),
+        ];
+        for (field, set) in disallowed {
+            if set {
+                errs.push(FieldError::forbidden(
+                    &p.child(field),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+        for (j, m) in ec.volume_mounts.iter().enumerate() {
+            if m.sub_path.as_deref().is_some_and(|s| !s.is_empty()) {
+                errs.push(FieldError::forbidden(
+                    &p.child("volumeMounts").index(j).child("subPath"),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+    }
+}
+
+/// What a write of the `pods/ephemeralcontainers` subresource may change (Kubernetes'
+/// `ValidatePodEphemeralContainersUpdate`): ephemeral containers are only ever added. `new` is the
+/// stored pod with the request's `spec.ephemeralContainers`; the whole pod is validated as well.
+///
+/// ```
+/// use skiff_core::kinds::{Container, EphemeralContainer, Pod};
+/// use skiff_core::validation::pod::validate_ephemeral_containers_update;
+/// let mut old = Pod::named("web");
+/// old.spec.containers.push(Container::new("web", "nginx"));
+/// let mut new = old.clone();
+/// new.spec.ephemeral_containers.push(EphemeralContainer {
+///     container: Container::new("debugger", "busybox"),
+///     target_container_name: Some("web".into()),
+/// });
+/// assert!(validate_ephemeral_containers_update(&new, &old).is_empty());
+/// // Once added, it stays as it is.
+/// let errs = validate_ephemeral_containers_update(&old, &new);
+/// assert_eq!(
+///     errs.iter().next().unwrap().to_string(),
+///     "spec.ephemeralContainers: Forbidden: existing ephemeral containers \"debugger\" may not be removed"
+/// );
+/// ```
+pub fn validate_ephemeral_containers_update(new: &Pod, old: &Pod) -> FieldErrors {
+    let mut errs = new.validate();
+    let path = FieldPath::new("spec").child("ephemeralContainers");
+    for before in &old.spec.ephemeral_containers {
+        match new
+            .spec
+            .ephemeral_containers
+            .iter()
+            .find(|c| c.name == before.name)
+        {
+            None => errs.push(FieldError::forbidden(
+                &path,
+                format!(
+                    "existing ephemeral containers {:?} may not be removed",
+                    before.name
+                ),
+            )),
+            Some(after) if after != before => errs.push(FieldError::forbidden(
+                &path,
+                format!(
+                    "existing ephemeral containers {:?} may not be changed",
+                    before.name
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    errs
 }
 
 fn validate_container(

@@ -55,6 +55,12 @@ impl Validate for ReplicaSet {
         ));
         let pod_spec = &self.spec.template.spec;
         errs.extend(validate_pod_spec(pod_spec, &template.child("spec")));
+        if !pod_spec.ephemeral_containers.is_empty() {
+            errs.push(FieldError::forbidden(
+                &template.child("spec").child("ephemeralContainers"),
+                "ephemeral containers not allowed in pod template",
+            ));
+        }
         if let Some(rp) = pod_spec
             .restart_policy
             .as_deref()

@@ -16,9 +16,15 @@
 //!   host network and [`ProcessRuntime::limitations`] says so.
 //! - **Volumes**: bind mounts in a private mount namespace per container (root only); mount points
 //!   missing on the host are created, since the host's filesystem is the containers' filesystem.
+//! - **Attach and ephemeral containers** ([`attach`]): a container with `stdin` reads it from the
+//!   shim, which takes attached clients' input on a socket in the container's directory; an
+//!   ephemeral container with a target joins the target's mount namespace (network and, on this
+//!   runtime, process namespaces are shared by the whole pod already). No terminal is allocated
+//!   for `tty`.
 //!
 //! State lives under [`ProcessConfig::root`] (see [`state`]) so a restarted agent finds its pods.
 
+pub mod attach;
 pub mod bridge;
 pub mod cgroup;
 mod exec;

@@ -498,6 +498,14 @@ impl Runtime for ProcessRuntime {
         config: &ContainerConfig,
     ) -> Result<String, RuntimeError> {
         let sb = self.sandbox_record(sandbox)?;
+        if let Some(target) = &config.target {
+            let t = self.container_record(target)?;
+            if t.sandbox_id != sandbox {
+                return Err(RuntimeError::Invalid(format!(
+                    "target container {target} is in another sandbox"
+                )));
+            }
+        }
         if !config.mounts.is_empty() && !nix::unistd::geteuid().is_root() {
             return Err(RuntimeError::Invalid(
                 "volume mounts need root (they are made in a private mount namespace)".into(),
@@ -711,5 +719,16 @@ impl Runtime for ProcessRuntime {
         let dir = self.container_dir(id);
         let (program, lead) = self.shim()?;
         crate::exec::run(program, lead, &dir.0, command, io).await
+    }
+
+    async fn attach(&self, id: &str, io: ExecIo) -> Result<(), RuntimeError> {
+        let record = self.container_record(id)?;
+        if self.info(&record).state != ContainerState::Running {
+            return Err(RuntimeError::Invalid(format!(
+                "container {} is not running",
+                record.config.name
+            )));
+        }
+        crate::attach::run(self.container_dir(id), record.config.stdin, io).await
     }
 }

@@ -8,9 +8,13 @@
 //! `skiff shim exec DIR -- CMD...` runs a command inside a running container's namespaces and cgroup
 //! (what `kubectl exec` and exec probes use): it joins them and replaces itself with the command.
 //!
+//! A container with `stdin` reads it from a pipe the shim feeds from `attach.sock` (see
+//! [`crate::attach`]); one with a target (an ephemeral container) joins the target's mount namespace.
+//!
 //! The shim is synchronous and single-threaded on purpose: `setns` into a mount namespace requires it.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::net::UnixListener;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -69,6 +73,60 @@ fn join(record: &ContainerRecord, netns: Option<&Path>) -> Result<(), String> {
             .map_err(|e| format!("cannot join network namespace {}: {e}", ns.display()))?;
     }
     Ok(())
+}
+
+/// Joins the mount namespace of the container `record` targets, when it has one of its own.
+fn join_target(record: &ContainerRecord, dir: &Path) -> Result<(), String> {
+    let Some(target) = &record.config.target else {
+        return Ok(());
+    };
+    let tdir = ContainerDir(dir.parent().unwrap_or(dir).join(target));
+    let trecord: ContainerRecord = read_json(&tdir.record())
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("target container {target} not found"))?;
+    if trecord.mounts.is_empty() {
+        // It shares the host's mount namespace, as this container does already.
+        return Ok(());
+    }
+    let started: Started = read_json(&tdir.started())
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("target container {target} is not running"))?;
+    let ns = PathBuf::from(format!("/proc/{}/ns/mnt", started.pid));
+    File::open(&ns)
+        .map_err(|e| e.to_string())
+        .and_then(|f| setns(&f, CloneFlags::CLONE_NEWNS).map_err(|e| e.to_string()))
+        .map_err(|e| format!("cannot join the mount namespace of target container {target}: {e}"))
+}
+
+/// Binds the stdin socket, from inside the container's directory (see [`ContainerDir::ATTACH_SOCKET`]).
+fn bind_stdin(dir: &Path) -> Result<UnixListener, String> {
+    let path = dir.join(ContainerDir::ATTACH_SOCKET);
+    let _ = std::fs::remove_file(&path);
+    std::env::set_current_dir(dir)
+        .and_then(|_| UnixListener::bind(ContainerDir::ATTACH_SOCKET))
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))
+}
+
+/// Feeds the process's stdin from attached clients, one after the other; with `once`, the end of
+/// the first client's input is the end of stdin.
+fn feed_stdin(
+    listener: UnixListener,
+    mut pipe: std::process::ChildStdin,
+    once: bool,
+    dir: PathBuf,
+) {
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let copied = std::io::copy(&mut conn, &mut pipe);
+        if copied.is_err() || once {
+            // The process is gone (its stdin is closed), or its one client is done.
+            break;
+        }
+    }
+    drop(pipe);
+    let _ = std::fs::remove_file(dir.join(ContainerDir::ATTACH_SOCKET));
 }
 
 fn make_mounts(record: &ContainerRecord) -> Result<(), String> {
@@ -137,8 +195,16 @@ fn run(dir: &Path) -> i32 {
     };
     // Our own session: signals to the agent's process group do not reach us.
     let _ = nix::unistd::setsid();
+    // Bound in the host's namespaces, where attaching clients find it.
+    let listener = match record.config.stdin.then(|| bind_stdin(dir)).transpose() {
+        Ok(l) => l,
+        Err(e) => return start_error(&cdir, e),
+    };
     let _ = std::env::set_current_dir("/");
-    if let Err(e) = join(&record, record.netns.as_deref()).and_then(|_| make_mounts(&record)) {
+    if let Err(e) = join(&record, record.netns.as_deref())
+        .and_then(|_| join_target(&record, dir))
+        .and_then(|_| make_mounts(&record))
+    {
         return start_error(&cdir, e);
     }
     let log = match OpenOptions::new()
@@ -161,7 +227,11 @@ fn run(dir: &Path) -> i32 {
         .env_clear()
         .envs(record.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&record.cwd)
-        .stdin(Stdio::null())
+        .stdin(if listener.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(log)
         .stderr(log2)
         .process_group(0)
@@ -175,6 +245,11 @@ fn run(dir: &Path) -> i32 {
             )
         }
     };
+    if let (Some(listener), Some(pipe)) = (listener, child.stdin.take()) {
+        // Threads only now: joining a mount namespace above needs a single-threaded process.
+        let (once, dir) = (record.config.stdin_once, dir.to_path_buf());
+        std::thread::spawn(move || feed_stdin(listener, pipe, once, dir));
+    }
     let started = Started {
         pid: i32::try_from(child.id()).unwrap_or(-1),
         shim_pid: i32::try_from(std::process::id()).unwrap_or(-1),
@@ -233,7 +308,7 @@ fn exec(dir: &Path, argv: &[String]) -> i32 {
         eprintln!("{e}");
         return 126;
     }
-    if !record.mounts.is_empty() {
+    if !record.mounts.is_empty() || record.config.target.is_some() {
         let joined = File::open(proc_ns("mnt"))
             .map_err(|e| e.to_string())
             .and_then(|f| setns(&f, CloneFlags::CLONE_NEWNS).map_err(|e| e.to_string()));

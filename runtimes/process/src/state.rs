@@ -6,6 +6,7 @@
 //! ROOT/containers/<id>/started.json    written by the shim once the process runs: pid, start time
 //! ROOT/containers/<id>/exit.json       written by the shim when the process is gone: code, OOM
 //! ROOT/containers/<id>/log             stdout and stderr
+//! ROOT/containers/<id>/attach.sock     the shim's stdin socket, for containers with `stdin`
 //! ```
 
 use std::io;
@@ -124,6 +125,9 @@ impl ContainerDir {
     pub fn log(&self) -> PathBuf {
         self.0.join("log")
     }
+    /// `attach.sock`, relative to the directory (Unix socket paths are limited to 108 bytes: the
+    /// shim binds it from inside the directory, clients reach it through an open directory handle).
+    pub const ATTACH_SOCKET: &'static str = "attach.sock";
 }
 
 /// Writes `value` as JSON atomically (temp file + rename), so a crash never leaves half a record.
