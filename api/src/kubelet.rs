@@ -178,15 +178,39 @@ async fn exec(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    if !s.authorized(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
-    }
     let command: Vec<String> = q
         .iter()
         .filter(|(k, _)| k == "command")
         .map(|(_, v)| v.clone())
         .collect();
-    if command.is_empty() {
+    let target = (ns, pod, container);
+    start_session(s, target, q, headers, ws, Session::Exec(command)).await
+}
+
+async fn attach(
+    State(s): State<Arc<KubeletServer>>,
+    Path((ns, pod, container)): Path<(String, String, String)>,
+    Query(q): Query<Pairs>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let target = (ns, pod, container);
+    start_session(s, target, q, headers, ws, Session::Attach).await
+}
+
+/// Exec and attach: the checks a kubelet makes before the upgrade, then the session.
+async fn start_session(
+    s: Arc<KubeletServer>,
+    (ns, pod, container): (String, String, String),
+    q: Pairs,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+    session: Session,
+) -> Response {
+    if !s.authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    if matches!(&session, Session::Exec(command) if command.is_empty()) {
         return error(
             StatusCode::BAD_REQUEST,
             "you must specify at least 1 command",
@@ -199,27 +223,7 @@ async fn exec(
     let stdin = flag(&q, "stdin");
     let runtime = s.runtime.clone();
     ws.protocols(EXEC_PROTOCOLS)
-        .on_upgrade(move |socket| run_session(socket, runtime, id, Session::Exec(command), stdin))
-}
-
-async fn attach(
-    State(s): State<Arc<KubeletServer>>,
-    Path((ns, pod, container)): Path<(String, String, String)>,
-    Query(q): Query<Pairs>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if !s.authorized(&headers) {
-        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
-    }
-    let id = match s.find_running(&ns, &pod, &container).await {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let stdin = flag(&q, "stdin");
-    let runtime = s.runtime.clone();
-    ws.protocols(EXEC_PROTOCOLS)
-        .on_upgrade(move |socket| run_session(socket, runtime, id, Session::Attach, stdin))
+        .on_upgrade(move |socket| run_session(socket, runtime, id, session, stdin))
 }
 
 /// What a channel-protocol session runs.

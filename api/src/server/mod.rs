@@ -404,7 +404,9 @@ impl ApiServer {
         };
         // Writes answer the object they wrote, in the form asked for (metadata only, for one).
         let shaped = |json: Json| negotiate::in_form(form, res.as_ref(), json).into_response();
-        Ok(match (&method, target) {
+        let protobuf = !watch
+            && negotiate::protobuf_only(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+        let response = match (&method, target) {
             (&Method::GET, Target::GroupVersion(gv)) => {
                 Json::ok(discovery::api_resource_list(&gv, self.scheme.resources())).into_response()
             }
@@ -541,6 +543,11 @@ impl ApiServer {
                 .await
                 .map(&shaped)?,
             _ => return Err(ApiError::method_not_allowed()),
+        };
+        Ok(if protobuf {
+            protobuf::answer(response).await
+        } else {
+            response
         })
     }
 }

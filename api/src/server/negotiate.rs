@@ -7,8 +7,10 @@
 //! metadata informers ask for. `Accept` lists media ranges in order of preference; the first one the
 //! endpoint can answer wins, and when none can, the answer is 406 NotAcceptable.
 //!
-//! Skiff writes JSON only: a protobuf range counts as its JSON twin (clients read the response's
-//! `Content-Type`), so `application/vnd.kubernetes.protobuf,application/json` gets JSON.
+//! Skiff answers JSON when the client takes it: a protobuf range counts as its JSON twin (clients read
+//! the response's `Content-Type`), so `application/vnd.kubernetes.protobuf,application/json` gets
+//! JSON. A client that takes protobuf only ([`protobuf_only`]) gets protobuf
+//! ([`super::protobuf::answer`]); watches stay JSON.
 
 use serde_json::{json, Value};
 
@@ -82,6 +84,31 @@ pub fn form(accept: Option<&str>, answer: Answer) -> Result<Form, ApiError> {
         "NotAcceptable",
         format!("only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {accept:?})"),
     ))
+}
+
+/// Whether `accept` names protobuf and nothing JSON or YAML could answer (no `*/*` either).
+///
+/// ```ignore
+/// assert!(protobuf_only(Some("application/vnd.kubernetes.protobuf")));
+/// assert!(!protobuf_only(Some("application/vnd.kubernetes.protobuf, application/json")));
+/// ```
+pub fn protobuf_only(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return false };
+    let mut protobuf = false;
+    for range in accept.split(',') {
+        let media = range
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "application/vnd.kubernetes.protobuf" => protobuf = true,
+            "application/json" | "application/yaml" | "application/*" | "*/*" => return false,
+            _ => {}
+        }
+    }
+    protobuf
 }
 
 /// One object as `PartialObjectMetadata`: the object's metadata under meta.k8s.io/v1's envelope.

@@ -18,7 +18,9 @@ pub(super) fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiE
             protobuf::ProtobufError::Unsupported(_) => {
                 ApiError::new(415, "UnsupportedMediaType", e.to_string())
             }
-            protobuf::ProtobufError::Malformed(_) => ApiError::bad_request(e.to_string()),
+            protobuf::ProtobufError::Malformed(_) | protobuf::ProtobufError::Unencodable { .. } => {
+                ApiError::bad_request(e.to_string())
+            }
         });
     }
     if content_type.contains("protobuf") || content_type.contains("cbor") {

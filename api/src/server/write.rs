@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::http::{header, HeaderMap};
 use serde_json::Value;
 use skiff_core::client::{Client, Patch};
-use skiff_core::codec::{DecodeOptions, Object};
+use skiff_core::codec::{DecodeError, DecodeOptions, Object, Strictness};
 use skiff_core::kinds::Namespace;
 use skiff_core::managed_fields::record_update;
 use skiff_core::meta::Time;
@@ -81,6 +81,31 @@ impl ApiServer {
             )
             .map_err(decode_error)?;
         Ok((decoded.object, decoded.warnings))
+    }
+
+    /// A write's body as JSON (see [`parse_body`]). A protobuf body loses the fields the kind does
+    /// not have whose value is a zero value: Go's protobuf encoder writes every non-pointer field
+    /// (`healthCheckNodePort: 0` in every Service kubectl creates), where its JSON encoder would
+    /// leave them out. Non-zero values of such fields stay, and are reported as JSON's are.
+    pub(super) fn body(&self, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+        let mut value = parse_body(headers, body)?;
+        let protobuf = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes()
+                .starts_with(b"application/vnd.kubernetes.protobuf")
+        });
+        if protobuf {
+            let strict = DecodeOptions {
+                strictness: Strictness::Strict,
+            };
+            if let Err(DecodeError::UnknownFields { fields, .. }) =
+                self.scheme.decode_value(&value, strict)
+            {
+                for field in fields {
+                    remove_if_zero(&mut value, &field);
+                }
+            }
+        }
+        Ok(value)
     }
 
     /// Decodes, defaults, runs the kind's strategy and validates a body for `res`; returns the object
@@ -188,7 +213,7 @@ impl ApiServer {
     ) -> Result<Json, ApiError> {
         let manager = field_manager(q, headers)?;
         let (mut value, warnings) =
-            self.admit(res, q, parse_body(headers, body)?, Intent::Create)?;
+            self.admit(res, q, self.body(headers, body)?, Intent::Create)?;
         record_update(None, &mut value, &manager, &res.api_version(), &Time::now());
         let ns = match (res.scope, ns) {
             (Scope::Namespaced, Some(ns)) => Some(ns.to_string()),
@@ -215,7 +240,7 @@ impl ApiServer {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Json, ApiError> {
-        let body = parse_body(headers, body)?;
+        let body = self.body(headers, body)?;
         match sub {
             Some("status") => {
                 self.write_status(res, ns, name, q, |_| Ok(body.clone()))
@@ -321,35 +346,19 @@ impl ApiServer {
                 ))
             }
         };
+        // A subresource's write: the stored object, patched.
+        let patched = |current: &Value| {
+            let mut doc = current.clone();
+            patch.apply(&mut doc).map_err(|e| {
+                ApiError::new(422, "Invalid", format!("the patch cannot be applied: {e}"))
+            })?;
+            Ok(doc)
+        };
         match sub {
-            Some("status") => {
-                return self
-                    .write_status(res, ns, name, q, |current| {
-                        let mut doc = current.clone();
-                        patch.apply(&mut doc).map_err(|e| {
-                            ApiError::new(
-                                422,
-                                "Invalid",
-                                format!("the patch cannot be applied: {e}"),
-                            )
-                        })?;
-                        Ok(doc)
-                    })
-                    .await
-            }
+            Some("status") => return self.write_status(res, ns, name, q, patched).await,
             Some("ephemeralcontainers") => {
                 return self
-                    .write_ephemeral_containers(ns.unwrap_or_default(), name, q, |current| {
-                        let mut doc = current.clone();
-                        patch.apply(&mut doc).map_err(|e| {
-                            ApiError::new(
-                                422,
-                                "Invalid",
-                                format!("the patch cannot be applied: {e}"),
-                            )
-                        })?;
-                        Ok(doc)
-                    })
+                    .write_ephemeral_containers(ns.unwrap_or_default(), name, q, patched)
                     .await
             }
             Some("scale") => {
@@ -405,6 +414,55 @@ impl ApiServer {
             }
         }
         Err(too_many_writers(res, name))
+    }
+}
+
+/// Whether a JSON value is what Go writes for a field never set: 0, false, "", and lists and objects
+/// holding only such values.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.iter().all(is_zero),
+        Value::Object(o) => o.values().all(is_zero),
+    }
+}
+
+/// Removes the field at `path` (`spec.ports[0].appProtocol`, as unknown fields are named) if its
+/// value [is zero](is_zero).
+fn remove_if_zero(value: &mut Value, path: &str) {
+    let mut steps: Vec<(&str, Vec<usize>)> = Vec::new();
+    for segment in path.split('.') {
+        let (name, rest) = segment.split_once('[').unwrap_or((segment, ""));
+        let indexes = rest
+            .split('[')
+            .filter_map(|i| i.trim_end_matches(']').parse().ok())
+            .collect();
+        steps.push((name, indexes));
+    }
+    let Some(((leaf, leaf_indexes), parents)) = steps.split_last() else {
+        return;
+    };
+    if !leaf_indexes.is_empty() {
+        return;
+    }
+    let mut node = value;
+    for (name, indexes) in parents {
+        let Some(mut next) = node.get_mut(*name) else {
+            return;
+        };
+        for i in indexes {
+            let Some(item) = next.get_mut(*i) else { return };
+            next = item;
+        }
+        node = next;
+    }
+    if let Some(obj) = node.as_object_mut() {
+        if obj.get(*leaf).is_some_and(is_zero) {
+            obj.remove(*leaf);
+        }
     }
 }
 

@@ -474,13 +474,7 @@ async fn start(
     let env = match environment(agent, pod, c, sandbox).await {
         Ok(env) => env,
         Err(msg) => {
-            let failure = Failure::new(
-                "Failed",
-                format!("Error: {msg}"),
-                "CreateContainerConfigError",
-                msg,
-            );
-            return start_failed(agent, pod, &c.name, field, failure, plan).await;
+            return start_failed(agent, pod, &c.name, field, Failure::config(msg), plan).await;
         }
     };
     let mounts = match volumes::mounts(agent, pod, c).await {
@@ -514,13 +508,7 @@ async fn start(
     let target = match ephemeral_target(agent, pod, &c.name).await {
         Ok(t) => t,
         Err(msg) => {
-            let failure = Failure::new(
-                "Failed",
-                format!("Error: {msg}"),
-                "CreateContainerConfigError",
-                msg,
-            );
-            return start_failed(agent, pod, &c.name, field, failure, plan).await;
+            return start_failed(agent, pod, &c.name, field, Failure::config(msg), plan).await;
         }
     };
     let config = ContainerConfig {
@@ -631,6 +619,17 @@ struct Failure {
 }
 
 impl Failure {
+    /// The container's configuration cannot be made (an env source, a target): it waits with
+    /// `CreateContainerConfigError`.
+    fn config(msg: String) -> Self {
+        Self::new(
+            "Failed",
+            format!("Error: {msg}"),
+            "CreateContainerConfigError",
+            msg,
+        )
+    }
+
     fn new(
         event_reason: &'static str,
         event_message: String,
