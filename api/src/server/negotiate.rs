@@ -86,12 +86,9 @@ pub fn form(accept: Option<&str>, answer: Answer) -> Result<Form, ApiError> {
     ))
 }
 
-/// Whether `accept` names protobuf and nothing JSON or YAML could answer (no `*/*` either).
-///
-/// ```ignore
-/// assert!(protobuf_only(Some("application/vnd.kubernetes.protobuf")));
-/// assert!(!protobuf_only(Some("application/vnd.kubernetes.protobuf, application/json")));
-/// ```
+/// Whether `accept` names protobuf and nothing JSON or YAML could answer (no `*/*` either):
+/// `application/vnd.kubernetes.protobuf` is, `application/vnd.kubernetes.protobuf, application/json`
+/// is not.
 pub fn protobuf_only(accept: Option<&str>) -> bool {
     let Some(accept) = accept else { return false };
     let mut protobuf = false;
@@ -170,6 +167,22 @@ mod tests {
             Form::Metadata
         );
         assert_eq!(form(Some("*/*"), Answer::Object).unwrap(), Form::Full);
+    }
+
+    #[test]
+    fn protobuf_only_when_nothing_else_is_taken() {
+        assert!(protobuf_only(Some("application/vnd.kubernetes.protobuf")));
+        assert!(protobuf_only(Some(
+            "application/vnd.kubernetes.protobuf;as=Table;g=meta.k8s.io;v=v1"
+        )));
+        assert!(!protobuf_only(Some(
+            "application/vnd.kubernetes.protobuf, application/json"
+        )));
+        assert!(!protobuf_only(Some(
+            "application/vnd.kubernetes.protobuf, */*"
+        )));
+        assert!(!protobuf_only(Some("application/json")));
+        assert!(!protobuf_only(None));
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! in `<first label of the group>.<version>` (`apps/v1` → `api.apps.v1`, `rbac.authorization.k8s.io/v1`
 //! → `api.rbac.v1`, the core group → `api.core.v1`), and the message is named after the kind.
 //!
-//! ```ignore
+//! ```text
 //! let json = protobuf::decode(body)?;          // {"apiVersion": "v1", "kind": "Service", ...}
 //! let bytes = protobuf::encode(&json)?;        // k8s\0 + runtime.Unknown
 //! ```
