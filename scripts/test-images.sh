@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Test images for the Docker (and Podman) runtimes, built from Debian packages (no outside registry is
+# reachable) and served by a registry of our own on loopback, which the engines use as Docker Hub's mirror.
+# So manifests stay unchanged (`image: nginx`) and the engines' real pull path runs.
+#
+#   scripts/test-images.sh engines   start dockerd (with the mirror) and the registry, if not running
+#   scripts/test-images.sh images    build and push nginx, busybox, alpine/git and pause (cached)
+#   scripts/test-images.sh all       both (what .ci/run calls)
+#
+# Cache: the registry's storage and the rootfs tarballs live under $SKIFF_IMAGES_DIR (default
+# /var/cache/skiff-images); an image already in the registry is not built again.
+# Needs root, and the Debian packages docker.io, docker-registry, mmdebstrap, busybox-static.
+set -euo pipefail
+
+DIR="${SKIFF_IMAGES_DIR:-/var/cache/skiff-images}"
+REGISTRY="127.0.0.1:5000"
+mkdir -p "$DIR"
+
+log() { printf '  [images] %s\n' "$*"; }
+
+wait_for() { # wait_for SECONDS COMMAND...
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
+
+start_registry() {
+  if curl -fsS "http://$REGISTRY/v2/" >/dev/null 2>&1; then return; fi
+  cat >"$DIR/registry.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $DIR/registry
+http:
+  addr: $REGISTRY
+YAML
+  pkill -x docker-registry >/dev/null 2>&1 || true
+  nohup docker-registry serve "$DIR/registry.yml" >"$DIR/registry.log" 2>&1 &
+  wait_for 20 curl -fsS "http://$REGISTRY/v2/" || { cat "$DIR/registry.log" >&2; exit 1; }
+  log "registry on $REGISTRY"
+}
+
+start_dockerd() {
+  mkdir -p /etc/docker
+  local want='{"registry-mirrors": ["http://'"$REGISTRY"'"]}'
+  if [ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$want" ]; then
+    echo "$want" >/etc/docker/daemon.json
+    pkill -x dockerd >/dev/null 2>&1 || true
+    sleep 1
+  fi
+  if docker info >/dev/null 2>&1; then return; fi
+  nohup dockerd >/var/log/dockerd.log 2>&1 &
+  wait_for 60 docker info || { tail -20 /var/log/dockerd.log >&2; exit 1; }
+  log "dockerd $(docker version --format '{{.Server.Version}}')"
+}
+
+in_registry() { # in_registry NAME TAG
+  curl -fsS -o /dev/null "http://$REGISTRY/v2/$1/manifests/$2" \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json'
+}
+
+push() { # push TARBALL NAME [--change ...]: import, tag into the registry, push
+  local tarball=$1 name=$2; shift 2
+  docker import "$@" "$tarball" "$REGISTRY/$name" >/dev/null
+  docker push -q "$REGISTRY/$name" >/dev/null
+  log "pushed $name"
+}
+
+busybox_rootfs() { # busybox_rootfs DIR: /bin/busybox with its applets
+  local root=$1
+  rm -rf "$root"; mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/root"
+  cp /bin/busybox "$root/bin/busybox"
+  for applet in $("$root/bin/busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+  echo 'root:x:0:' >"$root/etc/group"
+}
+
+build_images() {
+  if ! in_registry library/busybox latest; then
+    busybox_rootfs "$DIR/busybox"
+    tar -C "$DIR/busybox" -cf "$DIR/busybox.tar" .
+    push "$DIR/busybox.tar" library/busybox:latest --change 'CMD ["sh"]' \
+      --change 'ENV PATH=/bin'
+  fi
+  if ! in_registry pause 3.10; then
+    # The pod's infra container: holds the namespaces, does nothing, exits on SIGTERM.
+    busybox_rootfs "$DIR/pause"
+    tar -C "$DIR/pause" -cf "$DIR/pause.tar" .
+    push "$DIR/pause.tar" pause:3.10 --change 'ENV PATH=/bin' \
+      --change 'ENTRYPOINT ["/bin/sh", "-c", "trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]'
+  fi
+  if ! in_registry library/nginx latest; then
+    [ -s "$DIR/nginx.tar" ] || mmdebstrap --quiet --variant=apt --include=nginx-light,curl bookworm "$DIR/nginx.tar"
+    push "$DIR/nginx.tar" library/nginx:latest --change 'CMD ["nginx", "-g", "daemon off;"]' \
+      --change 'EXPOSE 80' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'WORKDIR /'
+  fi
+  if ! in_registry alpine/git latest; then
+    [ -s "$DIR/git.tar" ] || mmdebstrap --quiet --variant=apt --include=git bookworm "$DIR/git.tar"
+    push "$DIR/git.tar" alpine/git:latest --change 'ENTRYPOINT ["git"]' --change 'CMD ["--help"]' \
+      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      --change 'WORKDIR /git'
+  fi
+}
+
+case "${1:-all}" in
+  engines) start_registry; start_dockerd ;;
+  images) build_images ;;
+  all) start_registry; start_dockerd; build_images ;;
+  *) echo "usage: $0 [engines|images|all]" >&2; exit 2 ;;
+esac
