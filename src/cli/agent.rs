@@ -10,6 +10,7 @@ use skiff_controllers::node_agent::{NodeAgent, NodeConfig};
 use skiff_core::client::Client;
 use skiff_core::runtime::Runtime;
 use skiff_core::shutdown::Shutdown;
+use skiff_runtime_docker::{DockerConfig, DockerRuntime};
 use skiff_runtime_process::{ProcessConfig, ProcessRuntime};
 
 /// Which runtime runs the pods.
@@ -38,6 +39,17 @@ pub struct AgentArgs {
     /// The node's pod subnet (a /24), on its own bridge: nodes on one host need different ones.
     #[arg(long, default_value = "10.244.0.0/24", value_name = "CIDR")]
     pub pod_cidr: String,
+    /// The engine's API socket for `--runtime docker|podman` (default
+    /// unix:///var/run/docker.sock, unix:///run/podman/podman.sock).
+    #[arg(long, value_name = "unix:///PATH")]
+    pub container_runtime_endpoint: Option<String>,
+    /// The pause image of pod sandboxes on Docker and Podman.
+    #[arg(
+        long,
+        default_value = "registry.k8s.io/pause:3.10",
+        value_name = "IMAGE"
+    )]
+    pub pod_infra_image: String,
 }
 
 /// Parses `--pod-cidr a.b.c.0/24` into its first three octets.
@@ -136,9 +148,23 @@ pub async fn start(
             let notes = r.limitations().to_vec();
             (Arc::new(r), notes)
         }
-        other => anyhow::bail!(
-            "--runtime {}: not available yet in this build; use --runtime process",
-            format!("{other:?}").to_lowercase()
+        RuntimeKind::Docker => {
+            let config = DockerConfig {
+                endpoint: args
+                    .container_runtime_endpoint
+                    .clone()
+                    .unwrap_or_else(|| DockerConfig::default().endpoint),
+                pod_cidr: Some(args.pod_cidr.clone()),
+                pause_image: args.pod_infra_image.clone(),
+                ..DockerConfig::default()
+            };
+            let r = DockerRuntime::connect(config)
+                .await
+                .context("--runtime docker")?;
+            (Arc::new(r), Vec::new())
+        }
+        RuntimeKind::Podman => anyhow::bail!(
+            "--runtime podman: not available yet in this build; use --runtime process or docker"
         ),
     };
     let name = args.node_name.clone().unwrap_or_else(host_name);

@@ -29,6 +29,8 @@ const KNOWN: &[&str] = &[
     "bind-address",
     "insecure-http",
     "runtime",
+    "container-runtime-endpoint",
+    "pod-infra-image",
     "node-name",
     "node-labels",
     "pod-cidr",

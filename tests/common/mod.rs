@@ -74,8 +74,15 @@ impl Cluster {
         let mut child = Command::new(env!("CARGO_BIN_EXE_skiff"))
             .args(["up", "--port", "0", "--data-dir"])
             .arg(&self.dir)
-            .args(["--node-name", &self.node, "--pod-cidr"])
-            .arg(format!("10.244.{}.0/24", self.subnet))
+            .args(["--node-name", &self.node])
+            .args(if self.extra.iter().any(|a| a == "--pod-cidr") {
+                vec![]
+            } else {
+                vec![
+                    "--pod-cidr".to_string(),
+                    format!("10.244.{}.0/24", self.subnet),
+                ]
+            })
             .args(if labels.is_empty() {
                 vec![]
             } else {

@@ -1,0 +1,220 @@
+//! Pure conversions between the runtime trait's types and Docker's (no I/O, unit-tested).
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HostConfig};
+use chrono::{DateTime, Utc};
+use skiff_core::runtime::{labels, ContainerInfo, ContainerState, Mount, Resources};
+
+/// The label saying what a Docker container is to Skiff: `sandbox` or `container`.
+pub const TYPE: &str = "skiff.io/type";
+/// On containers: the sandbox (pause container) id they joined.
+pub const SANDBOX_ID: &str = "skiff.io/sandbox-id";
+
+/// A name segment: Docker allows `[a-zA-Z0-9][a-zA-Z0-9_.-]`; anything else becomes `-`.
+fn segment(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// cri-dockerd's names: `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`, `POD` for the sandbox.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use skiff_core::runtime::labels;
+/// let mut l = BTreeMap::new();
+/// l.insert(labels::POD_NAME.to_string(), "web".to_string());
+/// l.insert(labels::POD_NAMESPACE.to_string(), "default".to_string());
+/// l.insert(labels::POD_UID.to_string(), "6f1c".to_string());
+/// l.insert(labels::ATTEMPT.to_string(), "2".to_string());
+/// assert_eq!(skiff_runtime_docker::name_for("nginx", &l), "k8s_nginx_web_default_6f1c_2");
+/// ```
+pub fn name_for(container: &str, l: &BTreeMap<String, String>) -> String {
+    let get = |k: &str| segment(l.get(k).map(String::as_str).unwrap_or(""));
+    format!(
+        "k8s_{}_{}_{}_{}_{}",
+        segment(container),
+        get(labels::POD_NAME),
+        get(labels::POD_NAMESPACE),
+        get(labels::POD_UID),
+        labels::attempt(l)
+    )
+}
+
+/// `label=k=v` filters for Docker's list calls.
+pub fn label_filters<'a>(
+    pairs: impl IntoIterator<Item = (&'a String, &'a String)>,
+    type_: &str,
+) -> HashMap<String, Vec<String>> {
+    let mut list: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+    list.push(format!("{TYPE}={type_}"));
+    HashMap::from([("label".to_string(), list)])
+}
+
+/// A Docker timestamp; Docker writes `0001-01-01T00:00:00Z` for "never".
+pub fn time(s: Option<&str>) -> Option<DateTime<Utc>> {
+    let t = DateTime::parse_from_rfc3339(s?).ok()?.with_timezone(&Utc);
+    (t.timestamp() > 0).then_some(t)
+}
+
+/// `host:container[:ro]` binds.
+pub fn binds(mounts: &[Mount]) -> Vec<String> {
+    mounts
+        .iter()
+        .map(|m| {
+            let mut b = format!("{}:{}", m.host_path.display(), m.container_path.display());
+            if m.read_only {
+                b.push_str(":ro");
+            }
+            b
+        })
+        .collect()
+}
+
+/// Docker's resource fields from the kubelet's conversions: CPU shares, CFS quota and period,
+/// memory, and memory+swap equal to memory (no swap).
+pub fn resources(r: &Resources) -> HostConfig {
+    HostConfig {
+        cpu_shares: r.cpu_shares.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+        cpu_quota: r.cpu_quota_us,
+        cpu_period: r.cpu_quota_us.map(|_| Resources::CPU_PERIOD_US),
+        memory: r.memory_limit_bytes,
+        memory_swap: r.memory_limit_bytes,
+        ..HostConfig::default()
+    }
+}
+
+/// What the runtime trait reports of an inspected container.
+pub fn container_info(c: &ContainerInspectResponse) -> ContainerInfo {
+    let labels: BTreeMap<String, String> = c
+        .config
+        .as_ref()
+        .and_then(|cfg| cfg.labels.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let state = c.state.as_ref();
+    let status = state.and_then(|s| s.status);
+    let exited = matches!(
+        status,
+        Some(ContainerStateStatusEnum::EXITED) | Some(ContainerStateStatusEnum::DEAD)
+    );
+    let kind = match status {
+        Some(ContainerStateStatusEnum::CREATED) => ContainerState::Created,
+        Some(ContainerStateStatusEnum::RUNNING)
+        | Some(ContainerStateStatusEnum::PAUSED)
+        | Some(ContainerStateStatusEnum::RESTARTING) => ContainerState::Running,
+        _ if exited => ContainerState::Exited,
+        _ => ContainerState::Unknown,
+    };
+    let code = state
+        .and_then(|s| s.exit_code)
+        .map(|c| i32::try_from(c).unwrap_or(255));
+    let oom = state.and_then(|s| s.oom_killed).unwrap_or(false);
+    let started_at = time(state.and_then(|s| s.started_at.as_deref()));
+    let finished_at = time(state.and_then(|s| s.finished_at.as_deref()));
+    let error = state
+        .and_then(|s| s.error.clone())
+        .filter(|e| !e.is_empty());
+    let reason = exited.then(|| {
+        if oom {
+            "OOMKilled"
+        } else if started_at.is_none() && error.is_some() {
+            // It never ran: the engine could not start it.
+            "StartError"
+        } else if code == Some(0) {
+            "Completed"
+        } else {
+            "Error"
+        }
+        .to_string()
+    });
+    ContainerInfo {
+        id: c.id.clone().unwrap_or_default(),
+        sandbox_id: labels.get(SANDBOX_ID).cloned().unwrap_or_default(),
+        name: labels
+            .get(labels::CONTAINER_NAME)
+            .cloned()
+            .unwrap_or_default(),
+        image: c
+            .config
+            .as_ref()
+            .and_then(|cfg| cfg.image.clone())
+            .unwrap_or_default(),
+        image_id: c.image.clone().unwrap_or_default(),
+        labels,
+        state: kind,
+        created_at: time(c.created.as_deref()).unwrap_or_else(Utc::now),
+        started_at,
+        finished_at: if exited { finished_at } else { None },
+        exit_code: if exited { code } else { None },
+        reason,
+        message: error,
+    }
+}
+
+/// An image reference as Docker pulls it: a tag when none is given (`nginx` → `nginx:latest`).
+///
+/// ```
+/// use skiff_runtime_docker::pull_reference;
+/// assert_eq!(pull_reference("nginx"), "nginx:latest");
+/// assert_eq!(pull_reference("127.0.0.1:5000/pause:3.10"), "127.0.0.1:5000/pause:3.10");
+/// assert_eq!(pull_reference("localhost:5000/web"), "localhost:5000/web:latest");
+/// assert_eq!(pull_reference("nginx@sha256:ab"), "nginx@sha256:ab");
+/// ```
+pub fn pull_reference(image: &str) -> String {
+    if image.contains('@') {
+        return image.to_string();
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_names() {
+        assert_eq!(time(Some("0001-01-01T00:00:00Z")), None);
+        assert!(time(Some("2026-12-02T18:00:00.123456789Z")).is_some());
+        assert_eq!(segment("a/b:c"), "a-b-c");
+    }
+
+    #[test]
+    fn resources_without_swap() {
+        let r = Resources {
+            cpu_shares: Some(256),
+            cpu_quota_us: Some(50_000),
+            memory_limit_bytes: Some(64 << 20),
+        };
+        let h = resources(&r);
+        assert_eq!(
+            (
+                h.cpu_shares,
+                h.cpu_quota,
+                h.cpu_period,
+                h.memory,
+                h.memory_swap
+            ),
+            (
+                Some(256),
+                Some(50_000),
+                Some(100_000),
+                Some(64 << 20),
+                Some(64 << 20)
+            )
+        );
+    }
+}

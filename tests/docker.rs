@@ -1,0 +1,168 @@
+//! The seed manifest (examples/manifests/seed-pod.yaml, unchanged) on a Docker node: `skiff up
+//! --runtime docker` against a real Docker engine whose Docker Hub mirror is the test registry
+//! (`scripts/test-images.sh`), so `image: nginx` and `image: alpine/git` are really pulled. The init
+//! container runs first (git's usage, exit 0), the pod turns Ready through its httpGet probe, the
+//! host reaches nginx on the pod IP (in the node's pod CIDR), `kubectl exec` sees the env and the
+//! hostPath volume, the cgroup holds the limits, and `kubectl delete` leaves no container behind.
+//! Skipped with a printed reason without root or Docker, unless SKIFF_REQUIRE_ENGINES=1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{can_run, Cluster};
+
+const SOCKET: &str = "/var/run/docker.sock";
+
+fn docker_present() -> bool {
+    let present = std::path::Path::new(SOCKET).exists();
+    if !present {
+        assert!(
+            std::env::var("SKIFF_REQUIRE_ENGINES").as_deref() != Ok("1"),
+            "SKIFF_REQUIRE_ENGINES=1 but Docker is not running ({SOCKET})"
+        );
+        eprintln!("skipping: Docker is not running ({SOCKET}); scripts/test-images.sh starts it");
+    }
+    present
+}
+
+fn http_get(ip: &str, port: u16) -> String {
+    let Ok(mut s) = std::net::TcpStream::connect((ip, port)) else {
+        return String::new();
+    };
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = write!(s, "GET / HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body
+}
+
+fn docker_ps(uid: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-a", "-q", "--filter"])
+        .arg(format!("label=skiff.io/pod-uid={uid}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_pod_runs_unchanged_on_docker() {
+    if !can_run() || !docker_present() {
+        return;
+    }
+    let cluster = Cluster::start_with(
+        "docker",
+        "disktype=ssd",
+        &[
+            "--runtime",
+            "docker",
+            "--pod-cidr",
+            "10.250.8.0/24",
+            "--pod-infra-image",
+            "127.0.0.1:5000/pause:3.10",
+        ],
+    );
+    let manifest = format!(
+        "{}/examples/manifests/seed-pod.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (ok, out) = cluster.kubectl(&["apply", "-f", &manifest]);
+    assert!(ok, "{out}");
+    let pod = cluster
+        .wait_for("nginx", "Ready", |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+        })
+        .await;
+    let status = pod.status.clone().unwrap();
+    let init = &status.init_container_statuses[0];
+    let done = init.state.as_ref().unwrap().terminated.as_ref().unwrap();
+    assert_eq!(
+        (done.exit_code, done.reason.as_deref()),
+        (0, Some("Completed"))
+    );
+    assert!(init
+        .container_id
+        .as_deref()
+        .unwrap()
+        .starts_with("docker://"));
+    let ip = status.pod_ip.clone().unwrap();
+    assert!(
+        ip.starts_with("10.250.8."),
+        "{ip} not in the node's pod CIDR"
+    );
+    assert!(
+        http_get(&ip, 80).contains("Welcome to nginx"),
+        "nginx on {ip}:80"
+    );
+
+    let (_, git) = cluster.kubectl(&["logs", "nginx", "-c", "git"]);
+    assert!(git.contains("usage: git"), "{git}");
+    let (ok, hello) = cluster.kubectl(&["exec", "nginx", "-c", "nginx", "--", "printenv", "hello"]);
+    assert!(ok && hello.trim() == "world", "{hello}");
+    let (ok, listing) = cluster.kubectl(&[
+        "exec",
+        "nginx",
+        "-c",
+        "nginx",
+        "--",
+        "ls",
+        "-a",
+        "/container-volume",
+    ]);
+    assert!(ok, "{listing}");
+    for entry in std::fs::read_dir("/home").unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            listing.lines().any(|l| l == name),
+            "{name} not in {listing}"
+        );
+    }
+    // The limits, as the container's cgroup holds them (v1 here; v2 on most users' machines).
+    let (_, memory) = cluster.kubectl(&[
+        "exec", "nginx", "-c", "nginx", "--", "sh", "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+    ]);
+    assert_eq!(memory.trim(), "1073741824");
+    let (_, quota) = cluster.kubectl(&[
+        "exec", "nginx", "-c", "nginx", "--", "sh", "-c",
+        "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max",
+    ]);
+    assert_eq!(quota.trim(), "50000");
+    let (_, node) = cluster.kubectl(&[
+        "get",
+        "node",
+        &cluster.node,
+        "-o",
+        "jsonpath={.status.nodeInfo.containerRuntimeVersion}",
+    ]);
+    assert!(node.starts_with("docker://"), "{node}");
+
+    let uid = pod.metadata.uid.clone().unwrap();
+    assert!(
+        docker_ps(&uid).len() >= 3,
+        "pause, git and nginx containers"
+    );
+    let (ok, out) = cluster.kubectl(&["delete", "pod", "nginx", "--wait=true"]);
+    assert!(ok, "{out}");
+    let mut left = docker_ps(&uid);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = docker_ps(&uid);
+    }
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+    cluster.stop().await;
+}
