@@ -166,3 +166,79 @@ async fn the_seed_pod_runs_unchanged_on_docker() {
     assert!(left.is_empty(), "containers left behind: {left:?}");
     cluster.stop().await;
 }
+
+fn waiting_reason(pod: &skiff_core::kinds::Pod, name: &str) -> Option<(String, String)> {
+    let c = common::status_of(pod, name)?;
+    let w = c.state.as_ref()?.waiting.as_ref()?;
+    Some((w.reason.clone()?, w.message.clone().unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_failures_wait_as_the_kubelet_says() {
+    if !can_run() || !docker_present() {
+        return;
+    }
+    let cluster = Cluster::start_with(
+        "docker-pull",
+        "",
+        &[
+            "--runtime",
+            "docker",
+            "--pod-cidr",
+            "10.250.9.0/24",
+            "--pod-infra-image",
+            "127.0.0.1:5000/pause:3.10",
+        ],
+    );
+    cluster
+        .create(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: unpullable}
+spec:
+  containers:
+  - {name: missing, image: "skiff-test/absent:1"}
+  - {name: never, image: "skiff-test/absent:2", imagePullPolicy: Never}
+"#,
+        )
+        .await;
+    // ErrImagePull first, then ImagePullBackOff while the back-off runs; Never is ErrImageNeverPull.
+    let pod = cluster
+        .wait_for(
+            "unpullable",
+            "ImagePullBackOff and ErrImageNeverPull",
+            |p| {
+                waiting_reason(p, "missing").is_some_and(|(r, _)| r == "ImagePullBackOff")
+                    && waiting_reason(p, "never").is_some_and(|(r, _)| r == "ErrImageNeverPull")
+            },
+        )
+        .await;
+    let (_, message) = waiting_reason(&pod, "missing").unwrap();
+    assert!(
+        message.starts_with("Back-off pulling image \"skiff-test/absent:1\": ErrImagePull: "),
+        "{message}"
+    );
+    let (_, never) = waiting_reason(&pod, "never").unwrap();
+    assert!(
+        never.contains("is not present with pull policy of Never"),
+        "{never}"
+    );
+    assert_eq!(
+        pod.status.as_ref().unwrap().phase.as_deref(),
+        Some("Pending")
+    );
+    let (_, events) = cluster.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=unpullable",
+    ]);
+    assert!(
+        events.contains("Failed to pull image \"skiff-test/absent:1\""),
+        "{events}"
+    );
+    assert!(events.contains("Back-off pulling image"), "{events}");
+    cluster.kubectl(&["delete", "pod", "unpullable", "--wait=true"]);
+    cluster.stop().await;
+}

@@ -92,6 +92,7 @@ impl Runtime for SimRuntime {
     async fn ensure_image(&self, r: &ImageRequest) -> Result<ImageInfo, RuntimeError> {
         Ok(ImageInfo {
             id: format!("sim://{}", r.image),
+            pulled: false,
         })
     }
     async fn create_container(

@@ -118,6 +118,14 @@ pub(crate) struct BackoffEntry {
     pub streak: u32,
 }
 
+/// Image pull back-off of one image of one pod: failures in a row, when the last one was, and why.
+#[derive(Clone, Debug)]
+pub(crate) struct PullBackoff {
+    pub streak: u32,
+    pub at: std::time::Instant,
+    pub message: String,
+}
+
 /// The node agent. See the [module docs](self).
 pub struct NodeAgent {
     pub(crate) client: Arc<dyn Client>,
@@ -126,6 +134,8 @@ pub struct NodeAgent {
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) probes: probes::ProbeManager,
     pub(crate) backoff: Mutex<HashMap<(String, String), BackoffEntry>>,
+    /// Pull back-off per (pod uid, image), as the kubelet keeps it.
+    pub(crate) pull_backoff: Mutex<HashMap<(String, String), PullBackoff>>,
     pub(crate) runtime_name: std::sync::OnceLock<String>,
     registered: tokio::sync::watch::Sender<bool>,
 }
@@ -152,6 +162,7 @@ impl NodeAgent {
             recorder,
             probes: probes::ProbeManager::default(),
             backoff: Mutex::new(HashMap::new()),
+            pull_backoff: Mutex::new(HashMap::new()),
             runtime_name: std::sync::OnceLock::new(),
             registered: tokio::sync::watch::channel(false).0,
             config,

@@ -18,7 +18,7 @@ use skiff_core::runtime::{
 };
 
 use super::probes::{ProbeKind, ProbeTarget};
-use super::{status, volumes, AgentError, NodeAgent};
+use super::{status, volumes, AgentError, NodeAgent, PullBackoff};
 
 /// A container that ran this long without trouble resets its back-off (Kubernetes: 10 minutes).
 const BACKOFF_RESET: Duration = Duration::from_secs(600);
@@ -453,23 +453,8 @@ async fn start(
         policy: PullPolicy::parse(c.image_pull_policy.as_deref()),
         has_command: !c.command.is_empty(),
     };
-    match agent.runtime.ensure_image(&request).await {
-        Ok(_) => {
-            event(
-                agent,
-                pod,
-                EventType::Normal,
-                "Pulled",
-                &format!("Container image {image:?} already present on machine"),
-                field.clone(),
-            );
-        }
-        Err(e) => {
-            let msg = e.to_string();
-            let event_message = format!("Failed to pull image {image:?}: {msg}");
-            let failure = Failure::new("Failed", event_message, "ErrImagePull", msg);
-            return start_failed(agent, pod, &c.name, field, failure, plan).await;
-        }
+    if let Err(failure) = pull(agent, pod, &image, &request, field.clone(), plan).await {
+        return start_failed(agent, pod, &c.name, field, failure, plan).await;
     }
     let env = match environment(agent, pod, c, sandbox).await {
         Ok(env) => env,
@@ -567,6 +552,114 @@ async fn start(
                 field,
             );
             plan.requeue_in(agent.config.backoff_initial);
+        }
+    }
+}
+
+/// The kubelet's delay after `streak` failed pulls in a row: 10 s doubling to 300 s (the agent's
+/// back-off settings).
+fn pull_delay(agent: &NodeAgent, streak: u32) -> Duration {
+    let factor = 2u32.saturating_pow(streak.saturating_sub(1));
+    agent
+        .config
+        .backoff_initial
+        .saturating_mul(factor)
+        .min(agent.config.backoff_max)
+}
+
+/// Makes the image of a container available, as the kubelet does: `Pulled` events, `ErrImagePull`
+/// on a failed pull and then `ImagePullBackOff` until the back-off has passed, `ErrImageNeverPull`
+/// for an absent image with policy `Never`. `Err` is the failure to report (the plan already has the
+/// back-off's wait when it is one).
+async fn pull(
+    agent: &NodeAgent,
+    pod: &Pod,
+    image: &str,
+    request: &ImageRequest,
+    field: Option<String>,
+    plan: &mut Plan,
+) -> Result<(), Failure> {
+    let key = (
+        pod.metadata.uid.clone().unwrap_or_default(),
+        image.to_string(),
+    );
+    let backing_off = {
+        let map = agent.pull_backoff.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&key).and_then(|b| {
+            let delay = pull_delay(agent, b.streak);
+            let elapsed = b.at.elapsed();
+            (elapsed < delay).then(|| (delay - elapsed, b.message.clone()))
+        })
+    };
+    if let Some((remaining, message)) = backing_off {
+        plan.requeue_in(remaining);
+        return Err(Failure::new(
+            "BackOff",
+            format!("Back-off pulling image {image:?}"),
+            "ImagePullBackOff",
+            format!("Back-off pulling image {image:?}: ErrImagePull: {message}"),
+        ));
+    }
+    let started = std::time::Instant::now();
+    match agent.runtime.ensure_image(request).await {
+        Ok(info) => {
+            agent
+                .pull_backoff
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+            let message = if info.pulled {
+                event(
+                    agent,
+                    pod,
+                    EventType::Normal,
+                    "Pulling",
+                    &format!("Pulling image {image:?}"),
+                    field.clone(),
+                );
+                format!(
+                    "Successfully pulled image {image:?} in {:.3}s",
+                    started.elapsed().as_secs_f64()
+                )
+            } else {
+                format!("Container image {image:?} already present on machine")
+            };
+            event(agent, pod, EventType::Normal, "Pulled", &message, field);
+            Ok(())
+        }
+        Err(e) if request.policy == PullPolicy::Never => {
+            let msg =
+                format!("Container image {image:?} is not present with pull policy of Never ({e})");
+            Err(Failure::new(
+                "ErrImageNeverPull",
+                msg.clone(),
+                "ErrImageNeverPull",
+                msg,
+            ))
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            let streak = {
+                let mut map = agent.pull_backoff.lock().unwrap_or_else(|p| p.into_inner());
+                let streak = map.get(&key).map_or(0, |b| b.streak) + 1;
+                map.insert(
+                    key,
+                    PullBackoff {
+                        streak,
+                        at: std::time::Instant::now(),
+                        message: msg.clone(),
+                    },
+                );
+                streak
+            };
+            // Looked at again when the back-off ends (start_failed asks for the first step).
+            plan.requeue_in(pull_delay(agent, streak));
+            Err(Failure::new(
+                "Failed",
+                format!("Failed to pull image {image:?}: {msg}"),
+                "ErrImagePull",
+                msg,
+            ))
         }
     }
 }
@@ -916,6 +1009,11 @@ pub async fn remove_pod_leftovers(agent: &NodeAgent, uid: &str) {
     }
     agent
         .backoff
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(u, _), _| u != uid);
+    agent
+        .pull_backoff
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .retain(|(u, _), _| u != uid);

@@ -178,6 +178,8 @@ pub struct ImageRequest {
 pub struct ImageInfo {
     /// Its id (`imageID` in container statuses).
     pub id: String,
+    /// Whether this call pulled it (`false`: it was present, or the runtime has no registry).
+    pub pulled: bool,
 }
 
 /// A volume or file mounted into a container.

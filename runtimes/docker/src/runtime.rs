@@ -404,12 +404,12 @@ impl Runtime for DockerRuntime {
     async fn ensure_image(&self, request: &ImageRequest) -> Result<ImageInfo, RuntimeError> {
         let image = &request.image;
         let present = self.has_image(image).await?;
-        let id = match (request.policy, present) {
+        let (id, pulled) = match (request.policy, present) {
             (PullPolicy::Always, _) | (PullPolicy::IfNotPresent, None) => {
                 self.pull(image).await?;
-                self.has_image(image).await?.unwrap_or_default()
+                (self.has_image(image).await?.unwrap_or_default(), true)
             }
-            (_, Some(id)) => id,
+            (_, Some(id)) => (id, false),
             (PullPolicy::Never, None) => {
                 return Err(RuntimeError::ImageNotFound {
                     image: image.clone(),
@@ -419,7 +419,7 @@ impl Runtime for DockerRuntime {
                 })
             }
         };
-        Ok(ImageInfo { id })
+        Ok(ImageInfo { id, pulled })
     }
 
     async fn create_container(

@@ -475,12 +475,14 @@ impl Runtime for ProcessRuntime {
         if request.has_command {
             return Ok(ImageInfo {
                 id: format!("process://{}", request.image),
+                pulled: false,
             });
         }
         let name = executable_name(&request.image);
         match find_in_path(name, DEFAULT_PATH) {
             Some(path) => Ok(ImageInfo {
                 id: format!("process://{}", path.display()),
+                pulled: false,
             }),
             None => Err(RuntimeError::ImageNotFound {
                 image: request.image.clone(),
