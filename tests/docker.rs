@@ -242,3 +242,128 @@ spec:
     cluster.kubectl(&["delete", "pod", "unpullable", "--wait=true"]);
     cluster.stop().await;
 }
+
+fn pods_of(out: &str) -> Vec<String> {
+    out.split_whitespace().map(str::to_string).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicaset_on_docker_heals_scales_and_cascades() {
+    if !can_run() || !docker_present() {
+        return;
+    }
+    let cluster = Cluster::start_with(
+        "docker-rs",
+        "",
+        &[
+            "--runtime",
+            "docker",
+            "--pod-cidr",
+            "10.250.11.0/24",
+            "--pod-infra-image",
+            "127.0.0.1:5000/pause:3.10",
+        ],
+    );
+    let rs = r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: sleepers}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: sleepers}}
+  template:
+    metadata: {labels: {app: sleepers}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: main, image: busybox, command: [sleep, "3600"]}
+"#;
+    let file = cluster.dir.join("rs.yaml");
+    std::fs::write(&file, rs).unwrap();
+    let (ok, out) = cluster.kubectl(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let running = |want: usize| {
+        let cluster = &cluster;
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let (_, out) = cluster.kubectl(&[
+                    "get",
+                    "pods",
+                    "-l",
+                    "app=sleepers",
+                    "--field-selector",
+                    "status.phase=Running",
+                    "-o",
+                    "jsonpath={.items[*].metadata.name}",
+                ]);
+                let names = pods_of(&out);
+                if names.len() == want {
+                    return names;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{want} running pods, have {names:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+    };
+    let names = running(3).await;
+
+    // docker kill of one container: the agent restarts it (restartCount 1).
+    let victim = cluster.pods().get(&names[0]).await.unwrap();
+    let id = common::status_of(&victim, "main")
+        .unwrap()
+        .container_id
+        .clone()
+        .unwrap();
+    let killed = Command::new("docker")
+        .args(["kill", id.trim_start_matches("docker://")])
+        .output()
+        .unwrap();
+    assert!(killed.status.success());
+    cluster
+        .wait_for(&names[0], "restarted after docker kill", |p| {
+            common::status_of(p, "main").is_some_and(|c| c.restart_count == 1 && c.ready)
+        })
+        .await;
+
+    // A deleted pod is replaced; scaling down removes pods and their containers.
+    let (ok, out) = cluster.kubectl(&["delete", "pod", &names[1], "--wait=true"]);
+    assert!(ok, "{out}");
+    let now = running(3).await;
+    assert!(!now.contains(&names[1]), "{now:?}");
+    let mut uids = Vec::new();
+    for n in &now {
+        uids.push(
+            cluster
+                .pods()
+                .get(n)
+                .await
+                .unwrap()
+                .metadata
+                .uid
+                .unwrap_or_default(),
+        );
+    }
+    let (ok, out) = cluster.kubectl(&["scale", "rs", "sleepers", "--replicas=1"]);
+    assert!(ok, "{out}");
+    let one = running(1).await;
+    // Cascade: deleting the ReplicaSet deletes its pods, and the agent removes every container.
+    let (ok, out) = cluster.kubectl(&["delete", "rs", "sleepers", "--wait=true"]);
+    assert!(ok, "{out}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left: Vec<String> = uids.iter().flat_map(|u| docker_ps(u)).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {left:?} ({one:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    cluster.stop().await;
+}

@@ -156,6 +156,7 @@ pub async fn start(
                     .unwrap_or_else(|| DockerConfig::default().endpoint),
                 pod_cidr: Some(args.pod_cidr.clone()),
                 pause_image: args.pod_infra_image.clone(),
+                node: args.node_name.clone().unwrap_or_else(host_name),
                 ..DockerConfig::default()
             };
             let r = DockerRuntime::connect(config)

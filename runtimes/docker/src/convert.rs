@@ -8,6 +8,8 @@ use skiff_core::runtime::{labels, ContainerInfo, ContainerState, Mount, Resource
 
 /// The label saying what a Docker container is to Skiff: `sandbox` or `container`.
 pub const TYPE: &str = "skiff.io/type";
+/// The node whose runtime made the container ([`DockerConfig::node`](crate::DockerConfig::node)).
+pub const NODE: &str = "skiff.io/node";
 /// On containers: the sandbox (pause container) id they joined.
 pub const SANDBOX_ID: &str = "skiff.io/sandbox-id";
 

@@ -2,14 +2,15 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, HostConfig, Ipam, IpamConfig, NetworkCreateRequest, RestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
@@ -27,7 +28,7 @@ use skiff_core::runtime::{
 };
 use tokio::io::AsyncWriteExt;
 
-use crate::convert::{self, SANDBOX_ID, TYPE};
+use crate::convert::{self, NODE, SANDBOX_ID, TYPE};
 
 /// How a [`DockerRuntime`] reaches its engine and makes pods.
 #[derive(Clone, Debug)]
@@ -41,6 +42,9 @@ pub struct DockerConfig {
     pub pause_image: String,
     /// The timeout of each engine call (pulls and streams excepted).
     pub call_timeout: Duration,
+    /// The node this runtime serves: its containers carry it (label `skiff.io/node`) and it sees
+    /// only those, so several nodes can share one engine without touching each other's pods.
+    pub node: String,
 }
 
 impl Default for DockerConfig {
@@ -50,9 +54,13 @@ impl Default for DockerConfig {
             pod_cidr: None,
             pause_image: "registry.k8s.io/pause:3.10".into(),
             call_timeout: Duration::from_secs(30),
+            node: String::new(),
         }
     }
 }
+
+/// Inspect results by container id, with the listed state they were read at.
+type InspectCache = Arc<Mutex<HashMap<String, (String, ContainerInspectResponse)>>>;
 
 /// The Docker runtime. See the [crate docs](crate).
 #[derive(Clone, Debug)]
@@ -60,6 +68,9 @@ pub struct DockerRuntime {
     docker: Docker,
     config: DockerConfig,
     network: Option<String>,
+    /// A container's inspect changes only with its state, so listing (the agent relists every
+    /// second) inspects only what changed since the last list.
+    cache: InspectCache,
 }
 
 fn engine(e: DockerError) -> RuntimeError {
@@ -96,6 +107,7 @@ impl DockerRuntime {
             docker,
             config,
             network: None,
+            cache: InspectCache::default(),
         };
         if let Some(cidr) = runtime.config.pod_cidr.clone() {
             runtime.network = Some(runtime.ensure_network(&cidr).await?);
@@ -189,17 +201,68 @@ impl DockerRuntime {
         }
     }
 
-    /// Ids of the containers of `type_` whose labels match `filter`.
-    async fn list(&self, filter: &LabelFilter, type_: &str) -> Result<Vec<String>, RuntimeError> {
+    /// The inspected containers of `type_` whose labels match `filter`: one list call, and an
+    /// inspect only for those whose state changed since they were last inspected.
+    async fn list(
+        &self,
+        filter: &LabelFilter,
+        type_: &str,
+    ) -> Result<Vec<ContainerInspectResponse>, RuntimeError> {
+        let mut pairs = filter.0.clone();
+        if !self.config.node.is_empty() {
+            pairs.insert(NODE.to_string(), self.config.node.clone());
+        }
         let options = ListContainersOptions {
             all: true,
-            filters: Some(convert::label_filters(&filter.0, type_)),
+            filters: Some(convert::label_filters(&pairs, type_)),
             ..ListContainersOptions::default()
         };
         let found = self
             .call("list", self.docker.list_containers(Some(options)))
             .await?;
-        Ok(found.into_iter().filter_map(|c| c.id).collect())
+        let mut out = Vec::with_capacity(found.len());
+        for summary in found {
+            let Some(id) = summary.id else { continue };
+            let state = summary.state.map(|s| s.to_string()).unwrap_or_default();
+            let cached = self
+                .cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&id)
+                .filter(|(s, _)| *s == state)
+                .map(|(_, c)| c.clone());
+            let inspected = match cached {
+                Some(c) => c,
+                None => match self.inspect(&id).await {
+                    Ok(c) => {
+                        self.cache
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(id, (state, c.clone()));
+                        c
+                    }
+                    // Removed meanwhile.
+                    Err(e) if e.is_not_found() => continue,
+                    Err(e) => return Err(e),
+                },
+            };
+            out.push(inspected);
+        }
+        Ok(out)
+    }
+
+    /// Ids of the containers of `type_` whose labels match `filter`.
+    async fn list_ids(
+        &self,
+        filter: &LabelFilter,
+        type_: &str,
+    ) -> Result<Vec<String>, RuntimeError> {
+        Ok(self
+            .list(filter, type_)
+            .await?
+            .into_iter()
+            .filter_map(|c| c.id)
+            .collect())
     }
 
     /// Whether `image` is present.
@@ -260,6 +323,10 @@ impl DockerRuntime {
     }
 
     async fn force_remove(&self, id: &str) -> Result<(), RuntimeError> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
         let options = RemoveContainerOptions {
             force: true,
             v: true,
@@ -328,6 +395,7 @@ impl Runtime for DockerRuntime {
         }
         let mut l: HashMap<String, String> = config.labels.clone().into_iter().collect();
         l.insert(TYPE.into(), "sandbox".into());
+        l.insert(NODE.into(), self.config.node.clone());
         let network_mode = if config.host_network {
             "host".to_string()
         } else {
@@ -366,7 +434,7 @@ impl Runtime for DockerRuntime {
 
     async fn stop_pod_sandbox(&self, id: &str) -> Result<(), RuntimeError> {
         let members = LabelFilter::new().with(SANDBOX_ID, id);
-        for c in self.list(&members, "container").await? {
+        for c in self.list_ids(&members, "container").await? {
             self.stop_container(&c, Duration::ZERO).await?;
         }
         self.stop_container(id, Duration::ZERO).await
@@ -374,7 +442,7 @@ impl Runtime for DockerRuntime {
 
     async fn remove_pod_sandbox(&self, id: &str) -> Result<(), RuntimeError> {
         let members = LabelFilter::new().with(SANDBOX_ID, id);
-        for c in self.list(&members, "container").await? {
+        for c in self.list_ids(&members, "container").await? {
             self.force_remove(&c).await?;
         }
         self.force_remove(id).await
@@ -392,13 +460,12 @@ impl Runtime for DockerRuntime {
     }
 
     async fn list_sandboxes(&self, filter: &LabelFilter) -> Result<Vec<SandboxInfo>, RuntimeError> {
-        let mut out = Vec::new();
-        for id in self.list(filter, "sandbox").await? {
-            if let Ok(c) = self.inspect(&id).await {
-                out.push(self.sandbox_info(&c));
-            }
-        }
-        Ok(out)
+        Ok(self
+            .list(filter, "sandbox")
+            .await?
+            .iter()
+            .map(|c| self.sandbox_info(c))
+            .collect())
     }
 
     async fn ensure_image(&self, request: &ImageRequest) -> Result<ImageInfo, RuntimeError> {
@@ -436,6 +503,7 @@ impl Runtime for DockerRuntime {
         let mut l: HashMap<String, String> = config.labels.clone().into_iter().collect();
         l.insert(TYPE.into(), "container".into());
         l.insert(SANDBOX_ID.into(), sandbox.to_string());
+        l.insert(NODE.into(), self.config.node.clone());
         let joined = format!("container:{sandbox}");
         let body = ContainerCreateBody {
             image: Some(config.image.clone()),
@@ -503,13 +571,12 @@ impl Runtime for DockerRuntime {
         &self,
         filter: &LabelFilter,
     ) -> Result<Vec<ContainerInfo>, RuntimeError> {
-        let mut out = Vec::new();
-        for id in self.list(filter, "container").await? {
-            if let Ok(c) = self.inspect(&id).await {
-                out.push(convert::container_info(&c));
-            }
-        }
-        Ok(out)
+        Ok(self
+            .list(filter, "container")
+            .await?
+            .iter()
+            .map(convert::container_info)
+            .collect())
     }
 
     async fn logs(
