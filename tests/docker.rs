@@ -75,15 +75,7 @@ async fn the_seed_pod_runs_unchanged_on_docker() {
     );
     let (ok, out) = cluster.kubectl(&["apply", "-f", &manifest]);
     assert!(ok, "{out}");
-    let pod = cluster
-        .wait_for("nginx", "Ready", |p| {
-            p.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
-        })
-        .await;
+    let pod = cluster.wait_for("nginx", "Ready", common::is_ready).await;
     let status = pod.status.clone().unwrap();
     let init = &status.init_container_statuses[0];
     let done = init.state.as_ref().unwrap().terminated.as_ref().unwrap();
@@ -147,6 +139,56 @@ async fn the_seed_pod_runs_unchanged_on_docker() {
         "jsonpath={.status.nodeInfo.containerRuntimeVersion}",
     ]);
     assert!(node.starts_with("docker://"), "{node}");
+
+    let (_, events) = cluster.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=nginx",
+    ]);
+    assert!(
+        events.contains("Successfully pulled image \"nginx\""),
+        "{events}"
+    );
+
+    // kill -9 of skiff (API server and agent): the pod keeps running, and the new agent adopts it.
+    let nginx_id = status.container_statuses[0].container_id.clone().unwrap();
+    let started_at = || {
+        let id = nginx_id.trim_start_matches("docker://");
+        let out = Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{.State.Running}} {{.State.StartedAt}}",
+                id,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let before = started_at();
+    assert!(before.starts_with("true "), "{before}");
+    let mut cluster = cluster;
+    cluster.kill_agent();
+    assert!(
+        http_get(&ip, 80).contains("Welcome to nginx"),
+        "nginx outlives its agent"
+    );
+    cluster.launch("disktype=ssd");
+    // The new agent's own pass: a status it writes (a fresh heartbeat of the node, then the pod).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pod = cluster
+        .wait_for("nginx", "adopted and Ready", common::is_ready)
+        .await;
+    let adopted = &pod.status.as_ref().unwrap().container_statuses[0];
+    assert_eq!(
+        adopted.container_id.as_deref(),
+        Some(nginx_id.as_str()),
+        "adopted, not restarted"
+    );
+    assert_eq!(adopted.restart_count, 0);
+    assert_eq!(started_at(), before, "the same process, never restarted");
+    assert!(http_get(&ip, 80).contains("Welcome to nginx"));
 
     let uid = pod.metadata.uid.clone().unwrap();
     assert!(

@@ -28,15 +28,7 @@ async fn seed_pod_runs_with_init_container_env_volume_readiness_and_limits() {
     ))
     .unwrap();
     cluster.create(&manifest).await;
-    let pod = cluster
-        .wait_for("nginx", "Ready", |p| {
-            p.status.as_ref().is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
-        })
-        .await;
+    let pod = cluster.wait_for("nginx", "Ready", common::is_ready).await;
     let status = pod.status.clone().unwrap();
     assert_eq!(status.phase.as_deref(), Some("Running"));
     // The init container ran first and exited 0.

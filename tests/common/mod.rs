@@ -212,6 +212,15 @@ pub fn status_of<'a>(pod: &'a Pod, name: &str) -> Option<&'a skiff_core::kinds::
         .find(|c| c.name == name)
 }
 
+/// Whether the pod's Ready condition is True.
+pub fn is_ready(pod: &Pod) -> bool {
+    pod.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    })
+}
+
 pub fn is_running(pod: &Pod, name: &str) -> bool {
     status_of(pod, name).is_some_and(|c| c.state.as_ref().is_some_and(|s| s.running.is_some()))
 }
