@@ -409,3 +409,87 @@ spec:
     }
     cluster.stop().await;
 }
+
+/// A Unix-socket proxy in front of Docker's socket that can be cut: an engine that dies and comes back.
+fn proxy(path: &std::path::Path) -> tokio::task::JoinHandle<()> {
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path).unwrap();
+    tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            conns.spawn(async move {
+                if let Ok(mut engine) = tokio::net::UnixStream::connect(SOCKET).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                }
+            });
+        }
+    })
+}
+
+fn node_ready(cluster: &Cluster) -> (String, String) {
+    let (_, out) = cluster.kubectl(&[
+        "get",
+        "node",
+        &cluster.node,
+        "-o",
+        r#"jsonpath={.status.conditions[?(@.type=="Ready")].status}|{.status.conditions[?(@.type=="Ready")].message}"#,
+    ]);
+    let (status, message) = out.split_once('|').unwrap_or((&out, ""));
+    (status.trim().to_string(), message.trim().to_string())
+}
+
+async fn wait_node(cluster: &Cluster, want: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(45);
+    loop {
+        let (status, message) = node_ready(cluster);
+        if status == want {
+            return message;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node Ready {status} ({message}), waiting for {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_dies_turns_the_node_not_ready() {
+    if !can_run() || !docker_present() {
+        return;
+    }
+    let socket =
+        std::env::temp_dir().join(format!("skiff-docker-proxy-{}.sock", std::process::id()));
+    let endpoint = format!("unix://{}", socket.display());
+    let engine = proxy(&socket);
+    let cluster = Cluster::start_with(
+        "docker-down",
+        "",
+        &[
+            "--runtime",
+            "docker",
+            "--container-runtime-endpoint",
+            &endpoint,
+            "--pod-cidr",
+            "10.250.12.0/24",
+            "--pod-infra-image",
+            "127.0.0.1:5000/pause:3.10",
+        ],
+    );
+    wait_node(&cluster, "True").await;
+    // The engine goes away: every connection cut, the socket gone.
+    engine.abort();
+    let _ = engine.await;
+    let _ = std::fs::remove_file(&socket);
+    let message = wait_node(&cluster, "False").await;
+    assert!(
+        message.starts_with("container runtime is down"),
+        "{message}"
+    );
+    // It comes back: Ready again.
+    let engine = proxy(&socket);
+    wait_node(&cluster, "True").await;
+    engine.abort();
+    cluster.stop().await;
+    let _ = std::fs::remove_file(&socket);
+}

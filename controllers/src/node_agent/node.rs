@@ -176,7 +176,11 @@ pub(crate) async fn register(
     Ok(())
 }
 
-/// Renews the node's Lease every `heartbeat`, and the Ready condition's heartbeat every minute.
+/// How long the runtime may take to say its version before the node is not Ready.
+const RUNTIME_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Renews the node's Lease every `heartbeat`, and the Ready condition's heartbeat every minute; Ready
+/// is False (`KubeletNotReady`, "container runtime is down: ...") while the runtime does not answer.
 pub(crate) async fn heartbeat(agent: Arc<NodeAgent>, shutdown: Shutdown) {
     let leases: Api<Lease> = Api::namespaced(agent.client.clone(), "kube-node-lease");
     let nodes: Api<Node> = Api::all(agent.client.clone());
@@ -204,26 +208,46 @@ pub(crate) async fn heartbeat(agent: Arc<NodeAgent>, shutdown: Shutdown) {
                 tracing::warn!(node = %agent.config.name, error = %e, "cannot renew the node lease");
             }
         }
-        // Every minute the Ready condition's heartbeat; at once when the node controller marked the
-        // node Unknown while this agent was away.
+        // The runtime's health decides Ready (the kubelet's "container runtime is down").
+        let runtime = tokio::time::timeout(RUNTIME_CHECK, agent.runtime.version()).await;
+        let (ready, reason, message) = match runtime {
+            Ok(Ok(_)) => (
+                "True",
+                "KubeletReady",
+                "skiff node agent is posting ready status".to_string(),
+            ),
+            Ok(Err(e)) => (
+                "False",
+                "KubeletNotReady",
+                format!("container runtime is down: {e}"),
+            ),
+            Err(_) => (
+                "False",
+                "KubeletNotReady",
+                format!("container runtime is down: no answer within {RUNTIME_CHECK:?}"),
+            ),
+        };
+        // Every minute the Ready condition's heartbeat; at once when it changes, or when the node
+        // controller marked the node Unknown while this agent was away.
         let node = nodes.get(&agent.config.name).await.ok();
-        let not_ready = node.as_ref().is_some_and(|n| {
+        let differs = node.as_ref().is_some_and(|n| {
             n.status.as_ref().is_some_and(|s| {
                 s.conditions
                     .iter()
-                    .any(|c| c.type_ == "Ready" && c.status != "True")
+                    .any(|c| c.type_ == "Ready" && c.status != ready)
             })
         });
-        if beats % 6 == 5 || not_ready {
+        if beats % 6 == 5 || differs {
             if let Some(node) = node {
                 let mut conditions = node.status.unwrap_or_default().conditions;
                 for c in conditions.iter_mut().filter(|c| c.type_ == "Ready") {
                     c.last_heartbeat_time = Some(Time::now());
-                    if c.status != "True" {
-                        c.status = "True".into();
-                        c.reason = Some("KubeletReady".into());
+                    if c.status != ready {
+                        c.status = ready.into();
                         c.last_transition_time = Some(Time::now());
                     }
+                    c.reason = Some(reason.into());
+                    c.message = Some(message.clone());
                 }
                 let _ = nodes
                     .patch_status(

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, Ipam, IpamConfig,
+    ContainerCreateBody, ContainerInspectResponse, HealthConfig, HostConfig, Ipam, IpamConfig,
     NetworkCreateRequest, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
@@ -514,6 +514,11 @@ impl Runtime for DockerRuntime {
             env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             working_dir: config.working_dir.clone(),
             labels: Some(l),
+            // The agent runs the probes: an image's own HEALTHCHECK is switched off.
+            healthcheck: Some(HealthConfig {
+                test: Some(vec!["NONE".into()]),
+                ..HealthConfig::default()
+            }),
             open_stdin: Some(config.stdin),
             stdin_once: Some(config.stdin_once),
             tty: Some(config.tty),
