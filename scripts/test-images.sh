@@ -3,13 +3,15 @@
 # reachable) and served by a registry of our own on loopback, which the engines use as Docker Hub's mirror.
 # So manifests stay unchanged (`image: nginx`) and the engines' real pull path runs.
 #
-#   scripts/test-images.sh engines   start dockerd (with the mirror) and the registry, if not running
+#   scripts/test-images.sh engines   start the registry, dockerd and Podman's REST service (both with the
+#                                    registry as Docker Hub's mirror), if not running
 #   scripts/test-images.sh images    build and push nginx, busybox, alpine/git and pause (cached)
 #   scripts/test-images.sh all       both (what .ci/run calls)
 #
 # Cache: the registry's storage and the rootfs tarballs live under $SKIFF_IMAGES_DIR (default
 # /var/cache/skiff-images); an image already in the registry is not built again.
-# Needs root, and the Debian packages docker.io, docker-registry, mmdebstrap, busybox-static.
+# Needs root, and the Debian packages docker.io, docker-registry, mmdebstrap, busybox-static, and for
+# Podman podman, runc and catatonit (Podman builds its pods' infra image from catatonit).
 set -euo pipefail
 
 DIR="${SKIFF_IMAGES_DIR:-/var/cache/skiff-images}"
@@ -54,6 +56,42 @@ start_dockerd() {
   nohup dockerd >/var/log/dockerd.log 2>&1 &
   wait_for 60 docker info || { tail -20 /var/log/dockerd.log >&2; exit 1; }
   log "dockerd $(docker version --format '{{.Server.Version}}')"
+}
+
+# Podman 4.3 on these machines (engines.md): runc, since crun refuses hybrid cgroups; cgroupfs, as there
+# is no systemd; rlimits within the machine's hard limits. Drop-in files, so a user's own
+# containers.conf and registries.conf are left alone.
+PODMAN_SOCK=/run/podman/podman.sock
+start_podman() {
+  command -v podman >/dev/null 2>&1 || { log "podman not installed: skipped"; return; }
+  mkdir -p /etc/containers/containers.conf.d /etc/containers/registries.conf.d /run/podman
+  cat >/etc/containers/containers.conf.d/50-skiff.conf <<'CONF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+  cat >/etc/containers/registries.conf.d/50-skiff-mirror.conf <<CONF
+unqualified-search-registries = ["docker.io"]
+short-name-mode = "permissive"
+[[registry]]
+prefix = "docker.io"
+location = "docker.io"
+[[registry.mirror]]
+location = "$REGISTRY"
+insecure = true
+[[registry]]
+location = "$REGISTRY"
+insecure = true
+CONF
+  if curl -fsS --unix-socket "$PODMAN_SOCK" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; then return; fi
+  rm -f "$PODMAN_SOCK"
+  nohup podman system service --time=0 "unix://$PODMAN_SOCK" >/var/log/podman-service.log 2>&1 &
+  wait_for 30 curl -fsS --unix-socket "$PODMAN_SOCK" http://d/v4.0.0/libpod/_ping \
+    || { tail -20 /var/log/podman-service.log >&2; exit 1; }
+  log "podman $(podman version --format '{{.Server.Version}}' 2>/dev/null || podman --version)"
 }
 
 in_registry() { # in_registry NAME TAG
@@ -108,8 +146,8 @@ build_images() {
 }
 
 case "${1:-all}" in
-  engines) start_registry; start_dockerd ;;
+  engines) start_registry; start_dockerd; start_podman ;;
   images) build_images ;;
-  all) start_registry; start_dockerd; build_images ;;
+  all) start_registry; start_dockerd; start_podman; build_images ;;
   *) echo "usage: $0 [engines|images|all]" >&2; exit 2 ;;
 esac

@@ -19,6 +19,7 @@
 //! assert!(filter.matches(&l));
 //! ```
 
+pub mod engine;
 mod network;
 mod types;
 

@@ -4,51 +4,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HostConfig};
 use chrono::{DateTime, Utc};
-use skiff_core::runtime::{labels, ContainerInfo, ContainerState, Mount, Resources};
+use skiff_core::runtime::{engine, labels, ContainerInfo, ContainerState, Mount, Resources};
 
-/// The label saying what a Docker container is to Skiff: `sandbox` or `container`.
-pub const TYPE: &str = "skiff.io/type";
-/// The node whose runtime made the container ([`DockerConfig::node`](crate::DockerConfig::node)).
-pub const NODE: &str = "skiff.io/node";
-/// On containers: the sandbox (pause container) id they joined.
-pub const SANDBOX_ID: &str = "skiff.io/sandbox-id";
-
-/// A name segment: Docker allows `[a-zA-Z0-9][a-zA-Z0-9_.-]`; anything else becomes `-`.
-fn segment(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
-/// cri-dockerd's names: `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`, `POD` for the sandbox.
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// use skiff_core::runtime::labels;
-/// let mut l = BTreeMap::new();
-/// l.insert(labels::POD_NAME.to_string(), "web".to_string());
-/// l.insert(labels::POD_NAMESPACE.to_string(), "default".to_string());
-/// l.insert(labels::POD_UID.to_string(), "6f1c".to_string());
-/// l.insert(labels::ATTEMPT.to_string(), "2".to_string());
-/// assert_eq!(skiff_runtime_docker::name_for("nginx", &l), "k8s_nginx_web_default_6f1c_2");
-/// ```
-pub fn name_for(container: &str, l: &BTreeMap<String, String>) -> String {
-    let get = |k: &str| segment(l.get(k).map(String::as_str).unwrap_or(""));
-    format!(
-        "k8s_{}_{}_{}_{}_{}",
-        segment(container),
-        get(labels::POD_NAME),
-        get(labels::POD_NAMESPACE),
-        get(labels::POD_UID),
-        labels::attempt(l)
-    )
-}
+pub use skiff_core::runtime::engine::{cri_name as name_for, pull_reference};
+pub use skiff_core::runtime::engine::{NODE, SANDBOX_ID, TYPE};
 
 /// `label=k=v` filters for Docker's list calls.
 pub fn label_filters<'a>(
@@ -125,19 +84,8 @@ pub fn container_info(c: &ContainerInspectResponse) -> ContainerInfo {
     let error = state
         .and_then(|s| s.error.clone())
         .filter(|e| !e.is_empty());
-    let reason = exited.then(|| {
-        if oom {
-            "OOMKilled"
-        } else if started_at.is_none() && error.is_some() {
-            // It never ran: the engine could not start it.
-            "StartError"
-        } else if code == Some(0) {
-            "Completed"
-        } else {
-            "Error"
-        }
-        .to_string()
-    });
+    let reason = exited
+        .then(|| engine::exit_reason(oom, started_at.is_some(), error.is_some(), code).to_string());
     ContainerInfo {
         id: c.id.clone().unwrap_or_default(),
         sandbox_id: labels.get(SANDBOX_ID).cloned().unwrap_or_default(),
@@ -162,27 +110,6 @@ pub fn container_info(c: &ContainerInspectResponse) -> ContainerInfo {
     }
 }
 
-/// An image reference as Docker pulls it: a tag when none is given (`nginx` → `nginx:latest`).
-///
-/// ```
-/// use skiff_runtime_docker::pull_reference;
-/// assert_eq!(pull_reference("nginx"), "nginx:latest");
-/// assert_eq!(pull_reference("127.0.0.1:5000/pause:3.10"), "127.0.0.1:5000/pause:3.10");
-/// assert_eq!(pull_reference("localhost:5000/web"), "localhost:5000/web:latest");
-/// assert_eq!(pull_reference("nginx@sha256:ab"), "nginx@sha256:ab");
-/// ```
-pub fn pull_reference(image: &str) -> String {
-    if image.contains('@') {
-        return image.to_string();
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    if last.contains(':') {
-        image.to_string()
-    } else {
-        format!("{image}:latest")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,7 +118,6 @@ mod tests {
     fn times_and_names() {
         assert_eq!(time(Some("0001-01-01T00:00:00Z")), None);
         assert!(time(Some("2026-12-02T18:00:00.123456789Z")).is_some());
-        assert_eq!(segment("a/b:c"), "a-b-c");
     }
 
     #[test]

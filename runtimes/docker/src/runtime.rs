@@ -142,17 +142,7 @@ impl DockerRuntime {
             Err(e) if is_status(&e, 404) => {}
             Err(e) => return Err(engine(e)),
         }
-        let gateway = cidr.split('/').next().and_then(|ip| {
-            let mut octets: Vec<u8> = ip.split('.').filter_map(|o| o.parse().ok()).collect();
-            (octets.len() == 4).then(|| {
-                octets[3] = octets[3].saturating_add(1);
-                octets
-                    .iter()
-                    .map(u8::to_string)
-                    .collect::<Vec<_>>()
-                    .join(".")
-            })
-        });
+        let gateway = skiff_core::runtime::engine::gateway_of(cidr);
         let request = NetworkCreateRequest {
             name: name.clone(),
             driver: Some("bridge".into()),

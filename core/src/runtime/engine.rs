@@ -1,0 +1,110 @@
+//! Conventions shared by the runtimes that sit on a container engine (Docker, Podman): the names
+//! cri-dockerd gives containers, the `reason` of an exited container, and image references with
+//! their implicit tag. Pure functions, so both engines name and report alike and an agent moved
+//! from one engine to the other reads the same things.
+
+use std::collections::BTreeMap;
+
+use super::labels;
+
+/// The label saying what an engine object is to Skiff: `sandbox`, `container` or `network`.
+pub const TYPE: &str = "skiff.io/type";
+/// The node whose runtime made the object: a runtime sees only its own node's, so several nodes
+/// can share one engine without removing each other's pods.
+pub const NODE: &str = "skiff.io/node";
+/// On containers: the sandbox id they joined.
+pub const SANDBOX_ID: &str = "skiff.io/sandbox-id";
+
+/// A name segment: engines allow `[a-zA-Z0-9][a-zA-Z0-9_.-]`; anything else becomes `-`.
+fn segment(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// cri-dockerd's names: `k8s_<container>_<pod>_<namespace>_<uid>_<attempt>`, `POD` for the sandbox.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use skiff_core::runtime::{engine, labels};
+/// let mut l = BTreeMap::new();
+/// l.insert(labels::POD_NAME.to_string(), "web".to_string());
+/// l.insert(labels::POD_NAMESPACE.to_string(), "default".to_string());
+/// l.insert(labels::POD_UID.to_string(), "6f1c".to_string());
+/// l.insert(labels::ATTEMPT.to_string(), "2".to_string());
+/// assert_eq!(engine::cri_name("nginx", &l), "k8s_nginx_web_default_6f1c_2");
+/// assert_eq!(engine::cri_name("a/b:c", &l), "k8s_a-b-c_web_default_6f1c_2");
+/// ```
+pub fn cri_name(container: &str, l: &BTreeMap<String, String>) -> String {
+    let get = |k: &str| segment(l.get(k).map(String::as_str).unwrap_or(""));
+    format!(
+        "k8s_{}_{}_{}_{}_{}",
+        segment(container),
+        get(labels::POD_NAME),
+        get(labels::POD_NAMESPACE),
+        get(labels::POD_UID),
+        labels::attempt(l)
+    )
+}
+
+/// The kubelet's `reason` for an exited container: `OOMKilled`, `StartError` (the engine could
+/// not start it: it never ran and the engine says why), `Completed` (exit 0) or `Error`.
+///
+/// ```
+/// use skiff_core::runtime::engine::exit_reason;
+/// assert_eq!(exit_reason(true, true, false, Some(137)), "OOMKilled");
+/// assert_eq!(exit_reason(false, false, true, Some(127)), "StartError");
+/// assert_eq!(exit_reason(false, true, false, Some(0)), "Completed");
+/// assert_eq!(exit_reason(false, true, false, Some(1)), "Error");
+/// ```
+pub fn exit_reason(oom: bool, ran: bool, has_error: bool, code: Option<i32>) -> &'static str {
+    if oom {
+        "OOMKilled"
+    } else if !ran && has_error {
+        "StartError"
+    } else if code == Some(0) {
+        "Completed"
+    } else {
+        "Error"
+    }
+}
+
+/// An image reference with its implicit tag: `nginx` → `nginx:latest`, as engines pull it.
+///
+/// ```
+/// use skiff_core::runtime::engine::pull_reference;
+/// assert_eq!(pull_reference("nginx"), "nginx:latest");
+/// assert_eq!(pull_reference("127.0.0.1:5000/pause:3.10"), "127.0.0.1:5000/pause:3.10");
+/// assert_eq!(pull_reference("localhost:5000/web"), "localhost:5000/web:latest");
+/// assert_eq!(pull_reference("nginx@sha256:ab"), "nginx@sha256:ab");
+/// ```
+pub fn pull_reference(image: &str) -> String {
+    if image.contains('@') {
+        return image.to_string();
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// The bridge gateway of a pod CIDR: its first address (`10.244.1.0/24` → `10.244.1.1`), as
+/// engines' bridge networks and the process runtime's bridge use. `None` for what is not IPv4.
+///
+/// ```
+/// use skiff_core::runtime::engine::gateway_of;
+/// assert_eq!(gateway_of("10.244.1.0/24").as_deref(), Some("10.244.1.1"));
+/// assert_eq!(gateway_of("fd00::/64"), None);
+/// ```
+pub fn gateway_of(cidr: &str) -> Option<String> {
+    let ip: std::net::Ipv4Addr = cidr.split('/').next()?.parse().ok()?;
+    Some(std::net::Ipv4Addr::from(u32::from(ip).wrapping_add(1)).to_string())
+}

@@ -1,0 +1,249 @@
+//! Pure conversions between the runtime trait's types and Podman's libpod models (no I/O,
+//! unit-tested).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use podman_api::models::{
+    ContainerMount, InspectContainerData, LinuxCpu, LinuxMemory, LinuxResources,
+    Schema2HealthConfig,
+};
+use skiff_core::runtime::{
+    engine, labels, ContainerInfo, ContainerState, LabelFilter, Mount, Resources,
+};
+
+pub use skiff_core::runtime::engine::{NODE, SANDBOX_ID, TYPE};
+
+/// The `label=k=v` pairs of a list call: the filter's, this node's, and the object type.
+pub fn label_pairs(filter: &LabelFilter, node: &str, type_: &str) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = filter
+        .0
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !node.is_empty() {
+        pairs.push((NODE.to_string(), node.to_string()));
+    }
+    pairs.push((TYPE.to_string(), type_.to_string()));
+    pairs
+}
+
+/// A libpod time; libpod writes `0001-01-01T00:00:00Z` for "never".
+pub fn time(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    t.filter(|t| t.timestamp() > 0)
+}
+
+/// Bind mounts as libpod's spec takes them (`rbind`, and `ro` when read-only).
+pub fn mounts(mounts: &[Mount]) -> Vec<ContainerMount> {
+    mounts
+        .iter()
+        .map(|m| {
+            let mut options = vec!["rbind".to_string()];
+            if m.read_only {
+                options.push("ro".to_string());
+            }
+            ContainerMount {
+                destination: Some(m.container_path.display().to_string()),
+                options: Some(options),
+                source: Some(m.host_path.display().to_string()),
+                _type: Some("bind".to_string()),
+                uid_mappings: None,
+                gid_mappings: None,
+            }
+        })
+        .collect()
+}
+
+/// libpod's OCI resources from the kubelet's conversions: CPU shares, CFS quota and period,
+/// memory, and memory+swap equal to memory (no swap).
+pub fn resources(r: &Resources) -> LinuxResources {
+    LinuxResources {
+        block_io: None,
+        cpu: Some(LinuxCpu {
+            cpus: None,
+            mems: None,
+            period: r
+                .cpu_quota_us
+                .and_then(|_| u64::try_from(Resources::CPU_PERIOD_US).ok()),
+            quota: r.cpu_quota_us,
+            realtime_period: None,
+            realtime_runtime: None,
+            shares: r.cpu_shares,
+        }),
+        devices: None,
+        hugepage_limits: None,
+        memory: r.memory_limit_bytes.map(|m| LinuxMemory {
+            disable_oom_killer: None,
+            kernel: None,
+            kernel_tcp: None,
+            limit: Some(m),
+            reservation: None,
+            swap: Some(m),
+            swappiness: None,
+            use_hierarchy: None,
+        }),
+        network: None,
+        pids: None,
+        rdma: None,
+        unified: None,
+    }
+}
+
+/// The healthcheck that switches off an image's own (the agent runs the probes).
+pub fn no_healthcheck() -> Schema2HealthConfig {
+    Schema2HealthConfig {
+        interval: None,
+        retries: None,
+        start_period: None,
+        test: Some(vec!["NONE".into()]),
+        timeout: None,
+    }
+}
+
+/// An image id as Docker and the kubelet show it: `sha256:<hex>`.
+pub fn image_id(id: &str) -> String {
+    if id.is_empty() || id.contains(':') {
+        id.to_string()
+    } else {
+        format!("sha256:{id}")
+    }
+}
+
+/// What the runtime trait reports of an inspected container.
+pub fn container_info(c: &InspectContainerData) -> ContainerInfo {
+    let labels: BTreeMap<String, String> = c
+        .config
+        .as_ref()
+        .and_then(|cfg| cfg.labels.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let state = c.state.as_ref();
+    let status = state.and_then(|s| s.status.as_deref()).unwrap_or("");
+    let kind = match status {
+        "created" | "configured" | "initialized" => ContainerState::Created,
+        "running" | "paused" => ContainerState::Running,
+        "exited" | "stopped" => ContainerState::Exited,
+        _ => ContainerState::Unknown,
+    };
+    let exited = kind == ContainerState::Exited;
+    let code = state.and_then(|s| s.exit_code);
+    let oom = state.and_then(|s| s.oom_killed).unwrap_or(false);
+    let started_at = time(state.and_then(|s| s.started_at));
+    let finished_at = time(state.and_then(|s| s.finished_at));
+    let error = state
+        .and_then(|s| s.error.clone())
+        .filter(|e| !e.is_empty());
+    let reason = exited
+        .then(|| engine::exit_reason(oom, started_at.is_some(), error.is_some(), code).to_string());
+    ContainerInfo {
+        id: c.id.clone().unwrap_or_default(),
+        sandbox_id: labels.get(SANDBOX_ID).cloned().unwrap_or_default(),
+        name: labels
+            .get(labels::CONTAINER_NAME)
+            .cloned()
+            .unwrap_or_default(),
+        image: c
+            .image_name
+            .clone()
+            .or_else(|| c.config.as_ref().and_then(|cfg| cfg.image.clone()))
+            .unwrap_or_default(),
+        image_id: image_id(c.image.as_deref().unwrap_or("")),
+        labels,
+        state: kind,
+        created_at: time(c.created).unwrap_or_else(Utc::now),
+        started_at,
+        finished_at: if exited { finished_at } else { None },
+        exit_code: if exited { code } else { None },
+        reason,
+        message: error,
+    }
+}
+
+/// The pod address of an inspected (infra) container: on `network` when given, else the first.
+pub fn ip(c: &InspectContainerData, network: Option<&str>) -> Option<String> {
+    let settings = c.network_settings.as_ref()?;
+    let on_network = settings.networks.as_ref().and_then(|nets| {
+        network
+            .and_then(|n| nets.get(n))
+            .or_else(|| nets.values().next())
+            .and_then(|e| e.ip_address.clone())
+    });
+    on_network
+        .or_else(|| settings.ip_address.clone())
+        .filter(|ip| !ip.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_without_swap() {
+        let r = Resources {
+            cpu_shares: Some(256),
+            cpu_quota_us: Some(50_000),
+            memory_limit_bytes: Some(64 << 20),
+        };
+        let l = resources(&r);
+        let cpu = l.cpu.expect("cpu");
+        let mem = l.memory.expect("memory");
+        assert_eq!(
+            (cpu.shares, cpu.quota, cpu.period, mem.limit, mem.swap),
+            (
+                Some(256),
+                Some(50_000),
+                Some(100_000),
+                Some(64 << 20),
+                Some(64 << 20)
+            )
+        );
+        assert!(resources(&Resources::default()).memory.is_none());
+    }
+
+    #[test]
+    fn exited_container() {
+        // As Podman 4.3 writes it.
+        let c: InspectContainerData = serde_json::from_value(serde_json::json!({
+            "Id": "c1",
+            "Created": "2026-12-03T08:29:31.108556786Z",
+            "Image": "ab12",
+            "ImageName": "docker.io/library/nginx:latest",
+            "State": {
+                "Status": "exited",
+                "ExitCode": 137,
+                "OOMKilled": true,
+                "StartedAt": "2026-12-03T08:29:32.1Z",
+                "FinishedAt": "0001-01-01T00:00:00Z",
+                "Error": ""
+            },
+            "Config": {"Labels": {"skiff.io/sandbox-id": "p1", "skiff.io/container-name": "web"}}
+        }))
+        .expect("libpod inspect JSON");
+        let info = container_info(&c);
+        assert_eq!(info.state, ContainerState::Exited);
+        assert_eq!(info.reason.as_deref(), Some("OOMKilled"));
+        assert_eq!(info.exit_code, Some(137));
+        assert_eq!(info.finished_at, None);
+        assert_eq!(info.image_id, "sha256:ab12");
+        assert_eq!(info.image, "docker.io/library/nginx:latest");
+        assert_eq!(
+            (info.sandbox_id.as_str(), info.name.as_str()),
+            ("p1", "web")
+        );
+    }
+
+    #[test]
+    fn bind_mounts() {
+        let m = mounts(&[Mount {
+            host_path: "/srv/data".into(),
+            container_path: "/data".into(),
+            read_only: true,
+        }]);
+        assert_eq!(
+            m[0].options.as_deref(),
+            Some(&["rbind".to_string(), "ro".to_string()][..])
+        );
+        assert_eq!(m[0].source.as_deref(), Some("/srv/data"));
+    }
+}
