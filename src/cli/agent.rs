@@ -11,6 +11,7 @@ use skiff_core::client::Client;
 use skiff_core::runtime::Runtime;
 use skiff_core::shutdown::Shutdown;
 use skiff_runtime_docker::{DockerConfig, DockerRuntime};
+use skiff_runtime_podman::{PodmanConfig, PodmanRuntime};
 use skiff_runtime_process::{ProcessConfig, ProcessRuntime};
 
 /// Which runtime runs the pods.
@@ -43,13 +44,10 @@ pub struct AgentArgs {
     /// unix:///var/run/docker.sock, unix:///run/podman/podman.sock).
     #[arg(long, value_name = "unix:///PATH")]
     pub container_runtime_endpoint: Option<String>,
-    /// The pause image of pod sandboxes on Docker and Podman.
-    #[arg(
-        long,
-        default_value = "registry.k8s.io/pause:3.10",
-        value_name = "IMAGE"
-    )]
-    pub pod_infra_image: String,
+    /// The pause image of pod sandboxes on Docker and Podman (default: on Docker
+    /// registry.k8s.io/pause:3.10, on Podman the pause image Podman builds itself from catatonit).
+    #[arg(long, value_name = "IMAGE")]
+    pub pod_infra_image: Option<String>,
 }
 
 /// Parses `--pod-cidr a.b.c.0/24` into its first three octets.
@@ -155,7 +153,10 @@ pub async fn start(
                     .clone()
                     .unwrap_or_else(|| DockerConfig::default().endpoint),
                 pod_cidr: Some(args.pod_cidr.clone()),
-                pause_image: args.pod_infra_image.clone(),
+                pause_image: args
+                    .pod_infra_image
+                    .clone()
+                    .unwrap_or_else(|| DockerConfig::default().pause_image),
                 node: args.node_name.clone().unwrap_or_else(host_name),
                 ..DockerConfig::default()
             };
@@ -164,9 +165,22 @@ pub async fn start(
                 .context("--runtime docker")?;
             (Arc::new(r), Vec::new())
         }
-        RuntimeKind::Podman => anyhow::bail!(
-            "--runtime podman: not available yet in this build; use --runtime process or docker"
-        ),
+        RuntimeKind::Podman => {
+            let config = PodmanConfig {
+                endpoint: args
+                    .container_runtime_endpoint
+                    .clone()
+                    .unwrap_or_else(|| PodmanConfig::default().endpoint),
+                pod_cidr: Some(args.pod_cidr.clone()),
+                infra_image: args.pod_infra_image.clone(),
+                node: args.node_name.clone().unwrap_or_else(host_name),
+                ..PodmanConfig::default()
+            };
+            let r = PodmanRuntime::connect(config)
+                .await
+                .context("--runtime podman")?;
+            (Arc::new(r), Vec::new())
+        }
     };
     let name = args.node_name.clone().unwrap_or_else(host_name);
     let mut config = NodeConfig::new(&name, data_dir.join("node"));

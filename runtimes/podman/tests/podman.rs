@@ -11,7 +11,7 @@ mod pod_life;
 use skiff_runtime_podman::{PodmanConfig, PodmanRuntime};
 
 const SOCKET: &str = "/run/podman/podman.sock";
-const CIDR: &str = "10.250.8.0/24";
+const CIDR: &str = "10.250.20.0/24";
 
 async fn runtime() -> Option<PodmanRuntime> {
     if !std::path::Path::new(SOCKET).exists() {

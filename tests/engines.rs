@@ -1,10 +1,17 @@
-//! The seed manifest (examples/manifests/seed-pod.yaml, unchanged) on a Docker node: `skiff up
-//! --runtime docker` against a real Docker engine whose Docker Hub mirror is the test registry
-//! (`scripts/test-images.sh`), so `image: nginx` and `image: alpine/git` are really pulled. The init
-//! container runs first (git's usage, exit 0), the pod turns Ready through its httpGet probe, the
-//! host reaches nginx on the pod IP (in the node's pod CIDR), `kubectl exec` sees the env and the
-//! hostPath volume, the cgroup holds the limits, and `kubectl delete` leaves no container behind.
-//! Skipped with a printed reason without root or Docker, unless SKIFF_REQUIRE_ENGINES=1.
+//! The same pods on Docker and on Podman, through `skiff up --runtime docker|podman` against the
+//! real engines, whose Docker Hub mirror is the test registry (`scripts/test-images.sh`), so
+//! `image: nginx` and `image: alpine/git` are really pulled. Every test runs on both engines:
+//!
+//! - the seed manifest (examples/manifests/seed-pod.yaml, unchanged): the init container runs first
+//!   (git's usage, exit 0), the pod turns Ready through its httpGet probe, the host reaches nginx on
+//!   the pod IP (in the node's pod CIDR), `kubectl exec` sees the env and the hostPath volume, the
+//!   cgroup holds the limits; after kill -9 of skiff the new agent adopts the running pod; `kubectl
+//!   delete` leaves nothing behind;
+//! - pull failures: ErrImagePull, ImagePullBackOff, ErrImageNeverPull and their events;
+//! - a ReplicaSet heals after the engine's `kill`, replaces, scales and cascades;
+//! - an engine that dies turns the node NotReady, and Ready again when it is back.
+//!
+//! Skipped with a printed reason without root or an engine, unless SKIFF_REQUIRE_ENGINES=1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -15,18 +22,95 @@ use std::time::Duration;
 
 use common::{can_run, Cluster};
 
-const SOCKET: &str = "/var/run/docker.sock";
+/// An engine under test: its socket, its CLI, and the pod subnets its tests use
+/// (10.250.<net + i>.0/24, apart from the other engine's).
+struct Engine {
+    name: &'static str,
+    socket: &'static str,
+    net: u8,
+    /// Flags every node on it takes.
+    extra: &'static [&'static str],
+}
 
-fn docker_present() -> bool {
-    let present = std::path::Path::new(SOCKET).exists();
-    if !present {
-        assert!(
-            std::env::var("SKIFF_REQUIRE_ENGINES").as_deref() != Ok("1"),
-            "SKIFF_REQUIRE_ENGINES=1 but Docker is not running ({SOCKET})"
-        );
-        eprintln!("skipping: Docker is not running ({SOCKET}); scripts/test-images.sh starts it");
+const DOCKER: Engine = Engine {
+    name: "docker",
+    socket: "/var/run/docker.sock",
+    net: 8,
+    // registry.k8s.io is not mirrored: the test registry serves the pause image.
+    extra: &["--pod-infra-image", "127.0.0.1:5000/pause:3.10"],
+};
+
+const PODMAN: Engine = Engine {
+    name: "podman",
+    socket: "/run/podman/podman.sock",
+    net: 21,
+    // Podman's own infra image, built from catatonit.
+    extra: &[],
+};
+
+impl Engine {
+    fn present(&self) -> bool {
+        let present = std::path::Path::new(self.socket).exists();
+        if !present {
+            assert!(
+                std::env::var("SKIFF_REQUIRE_ENGINES").as_deref() != Ok("1"),
+                "SKIFF_REQUIRE_ENGINES=1 but {} is not running ({})",
+                self.name,
+                self.socket
+            );
+            eprintln!(
+                "skipping: {} is not running ({}); scripts/test-images.sh starts it",
+                self.name, self.socket
+            );
+        }
+        present
     }
-    present
+
+    /// `skiff up` flags for this engine with pod subnet `net + i` (and another endpoint).
+    fn args(&self, i: u8, endpoint: Option<&str>) -> Vec<String> {
+        let mut args = vec![
+            "--runtime".to_string(),
+            self.name.to_string(),
+            "--pod-cidr".to_string(),
+            format!("10.250.{}.0/24", self.net + i),
+        ];
+        if let Some(e) = endpoint {
+            args.extend(["--container-runtime-endpoint".to_string(), e.to_string()]);
+        }
+        args.extend(self.extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    fn start(&self, tag: &str, labels: &str, i: u8, endpoint: Option<&str>) -> Cluster {
+        let args = self.args(i, endpoint);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Cluster::start_with(&format!("{}-{tag}", self.name), labels, &args)
+    }
+
+    /// The engine's CLI, e.g. `docker kill ID`.
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(self.name).args(args).output().unwrap()
+    }
+
+    /// What the engine holds of pod `uid`: its containers (Docker: the pause one too) and, on
+    /// Podman, its pod.
+    fn ps(&self, uid: &str) -> Vec<String> {
+        let filter = format!("label=skiff.io/pod-uid={uid}");
+        let mut lists = vec![self.cli(&["ps", "-a", "-q", "--filter", &filter])];
+        if self.name == "podman" {
+            lists.push(self.cli(&["pod", "ps", "-q", "--filter", &filter]));
+        }
+        lists
+            .iter()
+            .flat_map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .into_owned()
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
 }
 
 fn http_get(ip: &str, port: u16) -> String {
@@ -40,35 +124,13 @@ fn http_get(ip: &str, port: u16) -> String {
     body
 }
 
-fn docker_ps(uid: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "-a", "-q", "--filter"])
-        .arg(format!("label=skiff.io/pod-uid={uid}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seed_pod_runs_unchanged_on_docker() {
-    if !can_run() || !docker_present() {
+async fn the_seed_pod_runs_unchanged(engine: &Engine) {
+    if !can_run() || !engine.present() {
         return;
     }
-    let cluster = Cluster::start_with(
-        "docker",
-        "disktype=ssd",
-        &[
-            "--runtime",
-            "docker",
-            "--pod-cidr",
-            "10.250.8.0/24",
-            "--pod-infra-image",
-            "127.0.0.1:5000/pause:3.10",
-        ],
-    );
+    let cluster = engine.start("seed", "disktype=ssd", 0, None);
+    let prefix = format!("{}://", engine.name);
+    let cidr = format!("10.250.{}.", engine.net);
     let manifest = format!(
         "{}/examples/manifests/seed-pod.yaml",
         env!("CARGO_MANIFEST_DIR")
@@ -83,16 +145,9 @@ async fn the_seed_pod_runs_unchanged_on_docker() {
         (done.exit_code, done.reason.as_deref()),
         (0, Some("Completed"))
     );
-    assert!(init
-        .container_id
-        .as_deref()
-        .unwrap()
-        .starts_with("docker://"));
+    assert!(init.container_id.as_deref().unwrap().starts_with(&prefix));
     let ip = status.pod_ip.clone().unwrap();
-    assert!(
-        ip.starts_with("10.250.8."),
-        "{ip} not in the node's pod CIDR"
-    );
+    assert!(ip.starts_with(&cidr), "{ip} not in the node's pod CIDR");
     assert!(
         http_get(&ip, 80).contains("Welcome to nginx"),
         "nginx on {ip}:80"
@@ -138,7 +193,7 @@ async fn the_seed_pod_runs_unchanged_on_docker() {
         "-o",
         "jsonpath={.status.nodeInfo.containerRuntimeVersion}",
     ]);
-    assert!(node.starts_with("docker://"), "{node}");
+    assert!(node.starts_with(&prefix), "{node}");
 
     let (_, events) = cluster.kubectl(&[
         "get",
@@ -154,16 +209,13 @@ async fn the_seed_pod_runs_unchanged_on_docker() {
     // kill -9 of skiff (API server and agent): the pod keeps running, and the new agent adopts it.
     let nginx_id = status.container_statuses[0].container_id.clone().unwrap();
     let started_at = || {
-        let id = nginx_id.trim_start_matches("docker://");
-        let out = Command::new("docker")
-            .args([
-                "inspect",
-                "-f",
-                "{{.State.Running}} {{.State.StartedAt}}",
-                id,
-            ])
-            .output()
-            .unwrap();
+        let id = nginx_id.trim_start_matches(&prefix);
+        let out = engine.cli(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.State.StartedAt}}",
+            id,
+        ]);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     let before = started_at();
@@ -192,18 +244,18 @@ async fn the_seed_pod_runs_unchanged_on_docker() {
 
     let uid = pod.metadata.uid.clone().unwrap();
     assert!(
-        docker_ps(&uid).len() >= 3,
-        "pause, git and nginx containers"
+        engine.ps(&uid).len() >= 3,
+        "git and nginx containers, and the pause container (Docker) or the pod (Podman)"
     );
     let (ok, out) = cluster.kubectl(&["delete", "pod", "nginx", "--wait=true"]);
     assert!(ok, "{out}");
-    let mut left = docker_ps(&uid);
+    let mut left = engine.ps(&uid);
     for _ in 0..50 {
         if left.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-        left = docker_ps(&uid);
+        left = engine.ps(&uid);
     }
     assert!(left.is_empty(), "containers left behind: {left:?}");
     cluster.stop().await;
@@ -215,23 +267,11 @@ fn waiting_reason(pod: &skiff_core::kinds::Pod, name: &str) -> Option<(String, S
     Some((w.reason.clone()?, w.message.clone().unwrap_or_default()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pull_failures_wait_as_the_kubelet_says() {
-    if !can_run() || !docker_present() {
+async fn pull_failures_wait_as_the_kubelet_says(engine: &Engine) {
+    if !can_run() || !engine.present() {
         return;
     }
-    let cluster = Cluster::start_with(
-        "docker-pull",
-        "",
-        &[
-            "--runtime",
-            "docker",
-            "--pod-cidr",
-            "10.250.9.0/24",
-            "--pod-infra-image",
-            "127.0.0.1:5000/pause:3.10",
-        ],
-    );
+    let cluster = engine.start("pull", "", 1, None);
     cluster
         .create(
             r#"
@@ -289,23 +329,11 @@ fn pods_of(out: &str) -> Vec<String> {
     out.split_whitespace().map(str::to_string).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replicaset_on_docker_heals_scales_and_cascades() {
-    if !can_run() || !docker_present() {
+async fn a_replicaset_heals_scales_and_cascades(engine: &Engine) {
+    if !can_run() || !engine.present() {
         return;
     }
-    let cluster = Cluster::start_with(
-        "docker-rs",
-        "",
-        &[
-            "--runtime",
-            "docker",
-            "--pod-cidr",
-            "10.250.11.0/24",
-            "--pod-infra-image",
-            "127.0.0.1:5000/pause:3.10",
-        ],
-    );
+    let cluster = engine.start("rs", "", 2, None);
     let rs = r#"
 apiVersion: apps/v1
 kind: ReplicaSet
@@ -353,20 +381,18 @@ spec:
     };
     let names = running(3).await;
 
-    // docker kill of one container: the agent restarts it (restartCount 1).
+    // `docker kill` / `podman kill` of one container: the agent restarts it (restartCount 1).
     let victim = cluster.pods().get(&names[0]).await.unwrap();
     let id = common::status_of(&victim, "main")
         .unwrap()
         .container_id
         .clone()
         .unwrap();
-    let killed = Command::new("docker")
-        .args(["kill", id.trim_start_matches("docker://")])
-        .output()
-        .unwrap();
-    assert!(killed.status.success());
+    let prefix = format!("{}://", engine.name);
+    let killed = engine.cli(&["kill", id.trim_start_matches(&prefix)]);
+    assert!(killed.status.success(), "{killed:?}");
     cluster
-        .wait_for(&names[0], "restarted after docker kill", |p| {
+        .wait_for(&names[0], "restarted after the engine's kill", |p| {
             common::status_of(p, "main").is_some_and(|c| c.restart_count == 1 && c.ready)
         })
         .await;
@@ -397,7 +423,7 @@ spec:
     assert!(ok, "{out}");
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let left: Vec<String> = uids.iter().flat_map(|u| docker_ps(u)).collect();
+        let left: Vec<String> = uids.iter().flat_map(|u| engine.ps(u)).collect();
         if left.is_empty() {
             break;
         }
@@ -410,15 +436,16 @@ spec:
     cluster.stop().await;
 }
 
-/// A Unix-socket proxy in front of Docker's socket that can be cut: an engine that dies and comes back.
-fn proxy(path: &std::path::Path) -> tokio::task::JoinHandle<()> {
+/// A Unix-socket proxy in front of an engine's socket that can be cut: an engine that dies and
+/// comes back.
+fn proxy(path: &std::path::Path, engine_socket: &'static str) -> tokio::task::JoinHandle<()> {
     let _ = std::fs::remove_file(path);
     let listener = tokio::net::UnixListener::bind(path).unwrap();
     tokio::spawn(async move {
         let mut conns = tokio::task::JoinSet::new();
         while let Ok((mut client, _)) = listener.accept().await {
             conns.spawn(async move {
-                if let Ok(mut engine) = tokio::net::UnixStream::connect(SOCKET).await {
+                if let Ok(mut engine) = tokio::net::UnixStream::connect(engine_socket).await {
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
                 }
             });
@@ -453,33 +480,22 @@ async fn wait_node(cluster: &Cluster, want: &str) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_engine_that_dies_turns_the_node_not_ready() {
-    if !can_run() || !docker_present() {
+async fn an_engine_that_dies_turns_the_node_not_ready(engine: &Engine) {
+    if !can_run() || !engine.present() {
         return;
     }
-    let socket =
-        std::env::temp_dir().join(format!("skiff-docker-proxy-{}.sock", std::process::id()));
+    let socket = std::env::temp_dir().join(format!(
+        "skiff-{}-proxy-{}.sock",
+        engine.name,
+        std::process::id()
+    ));
     let endpoint = format!("unix://{}", socket.display());
-    let engine = proxy(&socket);
-    let cluster = Cluster::start_with(
-        "docker-down",
-        "",
-        &[
-            "--runtime",
-            "docker",
-            "--container-runtime-endpoint",
-            &endpoint,
-            "--pod-cidr",
-            "10.250.12.0/24",
-            "--pod-infra-image",
-            "127.0.0.1:5000/pause:3.10",
-        ],
-    );
+    let cut = proxy(&socket, engine.socket);
+    let cluster = engine.start("down", "", 3, Some(&endpoint));
     wait_node(&cluster, "True").await;
     // The engine goes away: every connection cut, the socket gone.
-    engine.abort();
-    let _ = engine.await;
+    cut.abort();
+    let _ = cut.await;
     let _ = std::fs::remove_file(&socket);
     let message = wait_node(&cluster, "False").await;
     assert!(
@@ -487,9 +503,37 @@ async fn an_engine_that_dies_turns_the_node_not_ready() {
         "{message}"
     );
     // It comes back: Ready again.
-    let engine = proxy(&socket);
+    let back = proxy(&socket, engine.socket);
     wait_node(&cluster, "True").await;
-    engine.abort();
+    back.abort();
     cluster.stop().await;
     let _ = std::fs::remove_file(&socket);
 }
+
+macro_rules! on_both_engines {
+    ($($test:ident),* $(,)?) => {
+        mod docker {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(&super::DOCKER).await;
+                }
+            )*
+        }
+        mod podman {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(&super::PODMAN).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_engines!(
+    the_seed_pod_runs_unchanged,
+    pull_failures_wait_as_the_kubelet_says,
+    a_replicaset_heals_scales_and_cascades,
+    an_engine_that_dies_turns_the_node_not_ready,
+);
