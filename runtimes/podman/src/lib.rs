@@ -34,6 +34,7 @@
 mod convert;
 mod kmsg;
 mod runtime;
+mod streams;
 
 pub use runtime::{PodmanConfig, PodmanRuntime};
 pub use skiff_core as core;

@@ -8,23 +8,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use futures::{AsyncWriteExt as _, StreamExt};
-use podman_api::conn::TtyChunk;
+use futures::StreamExt;
 use podman_api::models::{InspectContainerData, ListPodsReport, Namespace};
 use podman_api::opts::{
-    ContainerAttachOpts, ContainerCreateOpts, ContainerDeleteOpts, ContainerListFilter,
-    ContainerListOpts, ContainerLogsOpts, ContainerStopOpts, ExecCreateOpts, ExecStartOpts,
-    NetworkCreateOpts, PodCreateOpts, PodListFilter, PodListOpts, PullOpts,
+    ContainerCreateOpts, ContainerDeleteOpts, ContainerListFilter, ContainerListOpts,
+    ContainerStopOpts, NetworkCreateOpts, PodCreateOpts, PodListFilter, PodListOpts, PullOpts,
 };
 use podman_api::{Error as PodmanError, Podman};
 use skiff_core::runtime::{
-    engine, ContainerConfig, ContainerInfo, ContainerState, ExecIo, ImageInfo, ImageRequest,
-    LabelFilter, LogOptions, PullPolicy, Runtime, RuntimeError, RuntimeVersion, SandboxConfig,
-    SandboxInfo, SandboxState,
+    engine, ContainerConfig, ContainerInfo, ExecIo, ImageInfo, ImageRequest, LabelFilter,
+    LogOptions, PullPolicy, Runtime, RuntimeError, RuntimeVersion, SandboxConfig, SandboxInfo,
+    SandboxState,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::convert::{self, NODE, SANDBOX_ID, TYPE};
+use crate::streams;
 
 /// How a [`PodmanRuntime`] reaches Podman and makes pods.
 #[derive(Clone, Debug)]
@@ -79,7 +77,7 @@ fn status(e: &PodmanError) -> Option<u16> {
     }
 }
 
-fn engine_error(e: PodmanError) -> RuntimeError {
+pub(crate) fn engine_error(e: PodmanError) -> RuntimeError {
     match e {
         PodmanError::Fault { message, .. } => RuntimeError::Other(message),
         other => RuntimeError::Other(other.to_string()),
@@ -126,8 +124,13 @@ impl PodmanRuntime {
         Ok(runtime)
     }
 
+    /// The libpod client.
+    pub(crate) fn podman(&self) -> &Podman {
+        &self.podman
+    }
+
     /// An engine call with the call timeout.
-    async fn call<T>(
+    pub(crate) async fn call<T>(
         &self,
         what: &str,
         f: impl Future<Output = Result<T, PodmanError>>,
@@ -186,7 +189,7 @@ impl PodmanRuntime {
         }
     }
 
-    async fn inspect(&self, id: &str) -> Result<InspectContainerData, RuntimeError> {
+    pub(crate) async fn inspect(&self, id: &str) -> Result<InspectContainerData, RuntimeError> {
         match self
             .call_raw("inspect", self.podman.containers().get(id).inspect())
             .await?
@@ -413,39 +416,6 @@ fn is_host_network(c: &InspectContainerData) -> bool {
         .as_ref()
         .and_then(|h| h.network_mode.as_deref())
         == Some("host")
-}
-
-/// Writes a chunk of engine output to stdout or stderr.
-async fn write_chunk(
-    chunk: TtyChunk,
-    stdout: &mut (impl tokio::io::AsyncWrite + Unpin),
-    stderr: &mut (impl tokio::io::AsyncWrite + Unpin),
-) -> std::io::Result<()> {
-    match chunk {
-        TtyChunk::StdErr(b) => stderr.write_all(&b).await,
-        TtyChunk::StdOut(b) | TtyChunk::StdIn(b) => stdout.write_all(&b).await,
-    }
-}
-
-/// Copies a client's stdin into an engine stream, then closes it.
-async fn feed(
-    stdin: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>,
-    input: &mut (impl futures::AsyncWrite + Unpin),
-) {
-    let Some(mut stdin) = stdin else { return };
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        match stdin.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if input.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-                let _ = input.flush().await;
-            }
-        }
-    }
-    let _ = input.close().await;
 }
 
 #[async_trait]
@@ -686,151 +656,14 @@ impl Runtime for PodmanRuntime {
         options: &LogOptions,
     ) -> Result<BoxStream<'static, Result<Bytes, RuntimeError>>, RuntimeError> {
         self.inspect(id).await?;
-        let mut opts = ContainerLogsOpts::builder()
-            .follow(options.follow)
-            .stdout(true)
-            .stderr(true);
-        if let Some(n) = options.tail_lines {
-            opts = opts.tail(n.to_string());
-        }
-        let opts = opts.build();
-        // podman-api's stream borrows its container handle: a task owns both and forwards.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, RuntimeError>>(16);
-        let container = self.podman.containers().get(id);
-        tokio::spawn(async move {
-            let mut stream = container.logs(&opts);
-            loop {
-                tokio::select! {
-                    () = tx.closed() => return,
-                    next = stream.next() => {
-                        let item = match next {
-                            None => return,
-                            Some(Ok(TtyChunk::StdOut(b) | TtyChunk::StdErr(b) | TtyChunk::StdIn(b))) => {
-                                Ok(Bytes::from(b))
-                            }
-                            Some(Err(e)) => Err(engine_error(e)),
-                        };
-                        if tx.send(item).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        // limitBytes: chunks up to the budget, the last one cut.
-        let budget = options.limit_bytes.unwrap_or(usize::MAX);
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        })
-        .scan(budget, |left, chunk| {
-            if *left == 0 {
-                return futures::future::ready(None);
-            }
-            let out = chunk.map(|mut b| {
-                b.truncate(*left);
-                *left -= b.len();
-                b
-            });
-            futures::future::ready(Some(out))
-        });
-        Ok(stream.boxed())
+        Ok(streams::logs(self.podman.containers().get(id), options))
     }
 
     async fn exec(&self, id: &str, command: &[String], io: ExecIo) -> Result<i32, RuntimeError> {
-        let ExecIo {
-            stdin,
-            mut stdout,
-            mut stderr,
-        } = io;
-        let container = self.podman.containers().get(id);
-        let opts = ExecCreateOpts::builder()
-            .command(command.iter().map(String::as_str))
-            .attach_stdin(stdin.is_some())
-            .attach_stdout(true)
-            .attach_stderr(true)
-            .build();
-        let exec = self.call("exec", container.create_exec(&opts)).await?;
-        let start = ExecStartOpts::builder().build();
-        let attached = self.call("exec start", exec.start(&start)).await?;
-        if let Some(stream) = attached {
-            let (mut output, mut input) = stream.split();
-            let feeding = feed(stdin, &mut input);
-            let pump = async {
-                while let Some(Ok(chunk)) = output.next().await {
-                    let _ = write_chunk(chunk, &mut stdout, &mut stderr).await;
-                }
-                let _ = stdout.shutdown().await;
-                let _ = stderr.shutdown().await;
-            };
-            tokio::join!(feeding, pump);
-        }
-        // The exit code may lag the end of the output a little.
-        for _ in 0..50 {
-            let inspected = self.call("exec inspect", exec.inspect()).await?;
-            let running = inspected
-                .get("Running")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false);
-            if !running {
-                if let Some(code) = inspected
-                    .get("ExitCode")
-                    .and_then(serde_json::Value::as_i64)
-                {
-                    return Ok(i32::try_from(code).unwrap_or(255));
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Err(RuntimeError::Other(format!(
-            "exec in {id}: no exit code from Podman"
-        )))
+        streams::exec(self, id, command, io).await
     }
 
     async fn attach(&self, id: &str, io: ExecIo) -> Result<(), RuntimeError> {
-        let ExecIo {
-            stdin, mut stdout, ..
-        } = io;
-        let opts = ContainerAttachOpts::builder()
-            .stdin(stdin.is_some())
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let container = self.podman.containers().get(id);
-        let attached = self.call("attach", container.attach(&opts)).await?;
-        let (mut output, mut input) = attached.split();
-        let feeding = async {
-            feed(stdin, &mut input).await;
-            futures::future::pending::<()>().await
-        };
-        // The stream may stay open after the container exits: watch the state too.
-        let exited = async {
-            loop {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                match self.inspect(id).await {
-                    Ok(c) if convert::container_info(&c).state == ContainerState::Running => {}
-                    _ => return,
-                }
-            }
-        };
-        let pump = async {
-            while let Some(Ok(chunk)) = output.next().await {
-                let mut sink = tokio::io::sink();
-                let written = match chunk {
-                    TtyChunk::StdOut(b) | TtyChunk::StdErr(b) => stdout.write_all(&b).await,
-                    TtyChunk::StdIn(b) => sink.write_all(&b).await,
-                };
-                if written.is_err() {
-                    break;
-                }
-                let _ = stdout.flush().await;
-            }
-        };
-        tokio::select! {
-            () = pump => {}
-            () = exited => {}
-            () = feeding => {}
-        }
-        let _ = stdout.shutdown().await;
-        Ok(())
+        streams::attach(self, id, io).await
     }
 }
