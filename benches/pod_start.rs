@@ -6,6 +6,9 @@
 //! - `cargo bench --bench pod_start`: the process runtime, 100 pods, beside a bare `spawn()`.
 //! - `POD_START_RUNTIME=docker cargo bench --bench pod_start`: the Docker runtime (Docker running,
 //!   `scripts/test-images.sh` run), 50 pods of busybox `sleep 3600`, beside `docker run -d` of the same.
+//! - `POD_START_RUNTIME=podman cargo bench --bench pod_start`: the Podman runtime (Podman's REST
+//!   service running), the same 50 pods, beside `podman run -d` of the same, and beside `podman run
+//!   -d --pod new:` (a pod with its infra container and the app: what a Skiff pod is on Podman).
 //!
 //! Prints a table; not a test.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -25,12 +28,14 @@ use skiff_core::kinds::{Container, Node, Pod};
 enum Backend {
     Process,
     Docker,
+    Podman,
 }
 
 impl Backend {
     fn from_env() -> Self {
         match std::env::var("POD_START_RUNTIME").as_deref() {
             Ok("docker") => Self::Docker,
+            Ok("podman") => Self::Podman,
             _ => Self::Process,
         }
     }
@@ -38,7 +43,7 @@ impl Backend {
     fn pods(self) -> usize {
         match self {
             Self::Process => 100,
-            Self::Docker => 50,
+            Self::Docker | Self::Podman => 50,
         }
     }
 
@@ -54,6 +59,7 @@ impl Backend {
                 "--pod-infra-image",
                 "127.0.0.1:5000/pause:3.10",
             ],
+            Self::Podman => vec!["--runtime", "podman", "--pod-cidr", "10.250.30.0/24"],
         }
     }
 
@@ -61,7 +67,7 @@ impl Backend {
     fn container(self) -> Container {
         let mut c = match self {
             Self::Process => Container::new("main", "sleep"),
-            Self::Docker => {
+            Self::Docker | Self::Podman => {
                 let mut c = Container::new("main", "busybox");
                 c.command = vec!["sleep".into()];
                 c.image_pull_policy = Some("IfNotPresent".into());
@@ -89,27 +95,74 @@ impl Backend {
                     .unwrap();
                 let ms = t0.elapsed().as_secs_f64() * 1000.0;
                 let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-                (ms, Box::new(DockerContainer(id)))
+                (ms, Box::new(EngineContainer("docker", id)))
+            }
+            Self::Podman => {
+                let out = Command::new("podman")
+                    .args(["run", "-d", "--network", "skiff-10-250-30-0-24"])
+                    .args(["docker.io/library/busybox:latest", "sleep", "3600"])
+                    .output()
+                    .unwrap();
+                let ms = t0.elapsed().as_secs_f64() * 1000.0;
+                let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                (ms, Box::new(EngineContainer("podman", id)))
             }
         }
+    }
+
+    /// Podman's own pod: `podman run -d --pod new:NAME` (the infra container and the app).
+    fn podman_pod(i: usize) -> (f64, Box<dyn std::any::Any>) {
+        let name = format!("bench-pod-{i}");
+        let t0 = Instant::now();
+        let _ = Command::new("podman")
+            .args(["run", "-d", "--network", "skiff-10-250-30-0-24"])
+            .arg(format!("--pod=new:{name}"))
+            .args(["docker.io/library/busybox:latest", "sleep", "3600"])
+            .output()
+            .unwrap();
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        (ms, Box::new(PodmanPod(name)))
     }
 
     fn label(self) -> (&'static str, &'static str) {
         match self {
             Self::Process => ("process runtime", "bare spawn"),
             Self::Docker => ("Docker runtime", "docker run -d"),
+            Self::Podman => ("Podman runtime", "podman run -d"),
         }
     }
 }
 
-/// A container of the baseline, removed when dropped.
-struct DockerContainer(String);
+/// A container of the baseline (engine CLI, id), removed when dropped.
+struct EngineContainer(&'static str, String);
 
-impl Drop for DockerContainer {
+impl Drop for EngineContainer {
     fn drop(&mut self) {
-        let _ = Command::new("docker")
-            .args(["rm", "-f", &self.0])
+        // Podman waits 10 s for a stop unless told not to; Docker's `rm -f` kills at once.
+        let now: &[&str] = if self.0 == "podman" {
+            &["-t", "0"]
+        } else {
+            &[]
+        };
+        let _ = Command::new(self.0)
+            .args(["rm", "-f"])
+            .args(now)
+            .arg(&self.1)
             .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A Podman pod of the baseline, removed when dropped.
+struct PodmanPod(String);
+
+impl Drop for PodmanPod {
+    fn drop(&mut self) {
+        let _ = Command::new("podman")
+            .args(["pod", "rm", "-f", "-t", "0", &self.0])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status();
     }
 }
@@ -238,6 +291,17 @@ fn main() {
             children.push(handle);
         }
         drop(children);
+        let mut podman_pods = Vec::new();
+        if backend == Backend::Podman {
+            let mut held = Vec::new();
+            for i in 0..pods_n {
+                let (ms, handle) = Backend::podman_pod(i);
+                podman_pods.push(ms);
+                held.push(handle);
+            }
+            drop(held);
+            podman_pods.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        }
         latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
         bare.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
@@ -245,7 +309,7 @@ fn main() {
         let (what, baseline) = backend.label();
         let (t50, t99) = match backend {
             Backend::Process => ("<= 50 ms", "<= 200 ms"),
-            Backend::Docker => ("ratio <= 1.3", "ratio <= 1.3"),
+            Backend::Docker | Backend::Podman => ("ratio <= 1.3", "ratio <= 1.3"),
         };
         println!(
             "pod start, {what}, {pods_n} pods one at a time (create -> Running seen by a watch)"
@@ -260,6 +324,20 @@ fn main() {
             "| p99 | {p99:.1} ms | {b99:.2} ms | {:.2}x | {t99} |",
             p99 / b99
         );
+        if !podman_pods.is_empty() {
+            let (q50, q99) = (
+                percentile(&podman_pods, 0.5),
+                percentile(&podman_pods, 0.99),
+            );
+            println!(
+                "| p50 vs `podman run -d --pod new:` | {p50:.1} ms | {q50:.2} ms | {:.2}x | |",
+                p50 / q50
+            );
+            println!(
+                "| p99 vs `podman run -d --pod new:` | {p99:.1} ms | {q99:.2} ms | {:.2}x | |",
+                p99 / q99
+            );
+        }
         println!(
             "| agent RSS with {pods_n} pods | {:.1} MB | | | <= 30 MB |",
             agent_rss as f64 / 1024.0
@@ -276,7 +354,8 @@ fn main() {
                 )
                 .await;
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // A pod's teardown waits its grace period (1 s: `sleep` as PID 1 ignores SIGTERM).
+        let deadline = Instant::now() + Duration::from_secs(180);
         while Instant::now() < deadline {
             let left = pods
                 .list(&Default::default())

@@ -5,7 +5,7 @@
 //! images pulled through the engine (and a missing one refused as ImageNotFound); Kubernetes'
 //! command/args rules against the image's ENTRYPOINT, CMD and WORKDIR (alpine/git); env and
 //! workingDir; exec with stdin and exit codes; logs; the memory limit (OOMKilled, 137); stop with a
-//! grace period (SIGTERM handled); listing by labels; nothing left after the sandbox is removed.
+//! grace period (SIGTERM handled, or SIGKILL at the deadline); listing by labels; nothing left after the sandbox is removed.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -251,6 +251,29 @@ pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) {
     let info = rt.container_status(&id).await.unwrap();
     assert_eq!(info.exit_code, Some(0));
     assert!(logs(rt, &id).await.contains("bye"));
+    // One that ignores SIGTERM is killed at the deadline: 137, and not before the grace period.
+    let stubborn = container(
+        &uid,
+        "stubborn",
+        "busybox",
+        &["sh", "-c", "trap '' TERM; while :; do sleep 0.2; done"],
+    );
+    let id = run(rt, &sandbox, &stubborn).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let asked = std::time::Instant::now();
+    rt.stop_container(&id, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let waited = asked.elapsed();
+    let info = rt.container_status(&id).await.unwrap();
+    assert_eq!(
+        (info.state, info.exit_code, info.reason.as_deref()),
+        (ContainerState::Exited, Some(137), Some("Error"))
+    );
+    assert!(
+        waited >= Duration::from_secs(1),
+        "killed after {waited:?}, before its grace period"
+    );
 
     // Listing by labels, then nothing left.
     let filter = LabelFilter::new().with(labels::POD_UID, &uid);

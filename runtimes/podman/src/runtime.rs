@@ -12,7 +12,7 @@ use futures::StreamExt;
 use podman_api::models::{InspectContainerData, ListPodsReport, Namespace};
 use podman_api::opts::{
     ContainerCreateOpts, ContainerDeleteOpts, ContainerListFilter, ContainerListOpts,
-    ContainerStopOpts, NetworkCreateOpts, PodCreateOpts, PodListFilter, PodListOpts, PullOpts,
+    NetworkCreateOpts, PodCreateOpts, PodListFilter, PodListOpts, PullOpts,
 };
 use podman_api::{Error as PodmanError, Podman};
 use skiff_core::runtime::{
@@ -617,17 +617,66 @@ impl Runtime for PodmanRuntime {
     }
 
     async fn stop_container(&self, id: &str, timeout: Duration) -> Result<(), RuntimeError> {
-        let secs = usize::try_from(timeout.as_secs()).unwrap_or(usize::MAX);
-        let opts = ContainerStopOpts::builder().timeout(secs).build();
-        let container = self.podman.containers().get(id);
-        // The engine waits the grace period itself: the call may take that long.
-        match tokio::time::timeout(timeout + self.config.call_timeout, container.stop(&opts)).await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) if matches!(status(&e), Some(304) | Some(404)) => Ok(()),
-            Ok(Err(e)) => Err(engine_error(e)),
-            Err(_) => Err(RuntimeError::Other(format!("Podman did not stop {id}"))),
+        // As the CRI stops a container: its stop signal (the image's STOPSIGNAL, else SIGTERM),
+        // the grace period, then SIGKILL. Not libpod's stop: podman-api sends its timeout as
+        // `Timeout`, which Podman 4.3 ignores (it reads `timeout`), so every stop waited 10 s.
+        let c = match self.inspect(id).await {
+            Ok(c) => c,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let running = |c: &InspectContainerData| {
+            matches!(
+                c.state.as_ref().and_then(|s| s.status.as_deref()),
+                Some("running" | "paused")
+            )
+        };
+        if !running(&c) {
+            return Ok(());
         }
+        let container = self.podman.containers().get(id);
+        if !timeout.is_zero() {
+            let signal = c
+                .config
+                .as_ref()
+                .and_then(|cfg| cfg.stop_signal)
+                .filter(|s| *s > 0)
+                .map_or_else(|| "TERM".to_string(), |s| s.to_string());
+            match self
+                .call_raw("signal", container.send_signal(signal))
+                .await?
+            {
+                Ok(()) => {}
+                // Exited meanwhile.
+                Err(e) if matches!(status(&e), Some(404) | Some(409)) => return Ok(()),
+                Err(e) => return Err(engine_error(e)),
+            }
+            let deadline = tokio::time::Instant::now() + timeout;
+            while tokio::time::Instant::now() < deadline {
+                match self.inspect(id).await {
+                    Ok(c) if running(&c) => {}
+                    Ok(_) => return Ok(()),
+                    Err(e) if e.is_not_found() => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        match self.call_raw("kill", container.kill()).await? {
+            Ok(()) => {}
+            Err(e) if matches!(status(&e), Some(404) | Some(409)) => return Ok(()),
+            Err(e) => return Err(engine_error(e)),
+        }
+        // The kill is sent; the container is stopped once the engine saw it exit.
+        for _ in 0..50 {
+            match self.inspect(id).await {
+                Ok(c) if running(&c) => tokio::time::sleep(Duration::from_millis(20)).await,
+                _ => return Ok(()),
+            }
+        }
+        Err(RuntimeError::Other(format!(
+            "Podman did not stop {id} after SIGKILL"
+        )))
     }
 
     async fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
