@@ -9,7 +9,9 @@
 //!   delete` leaves nothing behind;
 //! - pull failures: ErrImagePull, ImagePullBackOff, ErrImageNeverPull and their events;
 //! - a ReplicaSet heals after the engine's `kill`, replaces, scales and cascades;
-//! - an engine that dies turns the node NotReady, and Ready again when it is back.
+//! - an engine that dies turns the node NotReady, and Ready again when it is back;
+//! - one cluster with a process node, a Docker node and a Podman node: pods land by nodeSelector on
+//!   each and run there.
 //!
 //! Skipped with a printed reason without root or an engine, unless SKIFF_REQUIRE_ENGINES=1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -508,6 +510,130 @@ async fn an_engine_that_dies_turns_the_node_not_ready(engine: &Engine) {
     back.abort();
     cluster.stop().await;
     let _ = std::fs::remove_file(&socket);
+}
+
+/// A `skiff node` process, killed when dropped.
+struct NodeProcess(std::process::Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_runtimes_in_one_cluster() {
+    if !can_run() || !DOCKER.present() || !PODMAN.present() {
+        return;
+    }
+    // `skiff up` runs the process node; a Docker node and a Podman node join it.
+    let cluster = Cluster::start("mixed", "runtime=process");
+    let mut nodes = Vec::new();
+    for engine in [&DOCKER, &PODMAN] {
+        let mut args = engine.args(4, None);
+        args.extend([
+            "--node-labels".to_string(),
+            format!("runtime={}", engine.name),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let name = format!("mixed-{}", engine.name);
+        nodes.push(NodeProcess(common::node_with(&cluster, &name, &args)));
+    }
+    for node in [
+        cluster.node.clone(),
+        "mixed-docker".into(),
+        "mixed-podman".into(),
+    ] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (ok, _) = cluster.kubectl(&[
+                "wait",
+                "--for=condition=Ready",
+                &format!("node/{node}"),
+                "--timeout=5s",
+            ]);
+            if ok {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node {node} not Ready"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    // The same pod three times, placed by nodeSelector: on the process runtime the image is a host
+    // program, on the engines busybox.
+    for (runtime, image, command) in [
+        ("process", "sleep", "[]"),
+        ("docker", "busybox", "[sleep]"),
+        ("podman", "busybox", "[sleep]"),
+    ] {
+        // Through kubectl, so the scheduler places it.
+        let file = cluster.dir.join(format!("on-{runtime}.yaml"));
+        std::fs::write(
+            &file,
+            format!(
+                r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: on-{runtime}}}
+spec:
+  nodeSelector: {{runtime: {runtime}}}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {{name: main, image: {image}, command: {command}, args: ["3600"]}}
+"#
+            ),
+        )
+        .unwrap();
+        let (ok, out) = cluster.kubectl(&["apply", "-f", file.to_str().unwrap()]);
+        assert!(ok, "{out}");
+    }
+    for (runtime, node) in [
+        ("process", cluster.node.clone()),
+        ("docker", "mixed-docker".to_string()),
+        ("podman", "mixed-podman".to_string()),
+    ] {
+        let name = format!("on-{runtime}");
+        let pod = cluster
+            .wait_for(&name, "Running", |p| common::is_running(p, "main"))
+            .await;
+        let (_, labels) = cluster.kubectl(&["get", "nodes", "--show-labels"]);
+        assert_eq!(
+            pod.spec.node_name.as_deref(),
+            Some(node.as_str()),
+            "{name}: {labels}"
+        );
+        let id = common::status_of(&pod, "main")
+            .and_then(|c| c.container_id.clone())
+            .unwrap_or_default();
+        assert!(id.starts_with(&format!("{runtime}://")), "{name}: {id}");
+    }
+    // The engines' pods are theirs: each engine holds its pod only.
+    for engine in [&DOCKER, &PODMAN] {
+        let mine = cluster
+            .pods()
+            .get(&format!("on-{}", engine.name))
+            .await
+            .unwrap();
+        assert!(!engine.ps(mine.metadata.uid.as_deref().unwrap()).is_empty());
+        let other = if engine.name == "docker" {
+            "podman"
+        } else {
+            "docker"
+        };
+        let theirs = cluster.pods().get(&format!("on-{other}")).await.unwrap();
+        assert!(engine
+            .ps(theirs.metadata.uid.as_deref().unwrap())
+            .is_empty());
+    }
+    for runtime in ["process", "docker", "podman"] {
+        cluster.kubectl(&["delete", "pod", &format!("on-{runtime}"), "--wait=true"]);
+    }
+    drop(nodes);
+    cluster.stop().await;
 }
 
 macro_rules! on_both_engines {

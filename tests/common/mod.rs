@@ -234,11 +234,18 @@ pub fn pid_alive(pid: i32) -> bool {
 
 /// A second node agent in its own process (`skiff node`), joining `cluster` over HTTPS.
 pub fn second_node(cluster: &Cluster, name: &str, subnet: u8) -> Child {
+    let cidr = format!("10.244.{subnet}.0/24");
+    node_with(cluster, name, &["--pod-cidr", &cidr])
+}
+
+/// A node agent `skiff node` with flags `args`, joining `cluster` over HTTPS.
+#[allow(dead_code)]
+pub fn node_with(cluster: &Cluster, name: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_skiff"))
         .args(["node", "--kubeconfig"])
         .arg(cluster.kubeconfig())
-        .args(["--node-name", name, "--pod-cidr"])
-        .arg(format!("10.244.{subnet}.0/24"))
+        .args(["--node-name", name])
+        .args(args)
         .arg("--data-dir")
         .arg(cluster.dir.join(name))
         .stdout(Stdio::null())
