@@ -302,6 +302,13 @@ fn main() {
             drop(held);
             podman_pods.sort_by(|a, b| a.partial_cmp(b).unwrap());
         }
+        let mut slowest: Vec<(usize, f64)> = latencies.iter().copied().enumerate().collect();
+        slowest.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap());
+        let slowest: Vec<String> = slowest
+            .iter()
+            .take(3)
+            .map(|(i, ms)| format!("p{i} {ms:.0} ms"))
+            .collect();
         latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
         bare.sort_by(|a, b| a.partial_cmp(b).unwrap());
         let (p50, p99) = (percentile(&latencies, 0.5), percentile(&latencies, 0.99));
@@ -342,6 +349,7 @@ fn main() {
             "| agent RSS with {pods_n} pods | {:.1} MB | | | <= 30 MB |",
             agent_rss as f64 / 1024.0
         );
+        println!("slowest skiff pods: {}", slowest.join(", "));
         // Clean up: graceful deletes, the agent stops every process.
         for i in 0..pods_n {
             let _ = pods

@@ -10,6 +10,8 @@
 //! - pull failures: ErrImagePull, ImagePullBackOff, ErrImageNeverPull and their events;
 //! - a ReplicaSet heals after the engine's `kill`, replaces, scales and cascades;
 //! - an engine that dies turns the node NotReady, and Ready again when it is back;
+//! - the engine's event stream drives restarts: with the relist an hour apart, a killed container
+//!   is restarted all the same;
 //! - one cluster with a process node, a Docker node and a Podman node: pods land by nodeSelector on
 //!   each and run there.
 //!
@@ -636,6 +638,46 @@ spec:
     cluster.stop().await;
 }
 
+async fn container_events_drive_restarts(engine: &Engine) {
+    if !can_run() || !engine.present() {
+        return;
+    }
+    let mut args = engine.args(5, None);
+    args.extend(["--relist-period".to_string(), "1h".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cluster = Cluster::start_with(&format!("{}-events", engine.name), "", &args);
+    cluster
+        .create(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: evented}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: main, image: busybox, command: [sleep, "3600"]}
+"#,
+        )
+        .await;
+    let pod = cluster
+        .wait_for("evented", "Running", |p| common::is_running(p, "main"))
+        .await;
+    let id = common::status_of(&pod, "main")
+        .and_then(|c| c.container_id.clone())
+        .unwrap();
+    let prefix = format!("{}://", engine.name);
+    let killed = engine.cli(&["kill", id.trim_start_matches(&prefix)]);
+    assert!(killed.status.success(), "{killed:?}");
+    // Only the engine's `die` event can tell the agent before the next relist, an hour away.
+    cluster
+        .wait_for("evented", "restarted on the engine's event", |p| {
+            common::status_of(p, "main").is_some_and(|c| c.restart_count == 1)
+        })
+        .await;
+    cluster.kubectl(&["delete", "pod", "evented", "--wait=true"]);
+    cluster.stop().await;
+}
+
 macro_rules! on_both_engines {
     ($($test:ident),* $(,)?) => {
         mod docker {
@@ -662,4 +704,5 @@ on_both_engines!(
     pull_failures_wait_as_the_kubelet_says,
     a_replicaset_heals_scales_and_cascades,
     an_engine_that_dies_turns_the_node_not_ready,
+    container_events_drive_restarts,
 );

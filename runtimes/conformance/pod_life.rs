@@ -4,7 +4,7 @@
 //! a sandbox with an IP in the pod CIDR that the host reaches; two containers sharing localhost;
 //! images pulled through the engine (and a missing one refused as ImageNotFound); Kubernetes'
 //! command/args rules against the image's ENTRYPOINT, CMD and WORKDIR (alpine/git); env and
-//! workingDir; exec with stdin and exit codes; logs; the memory limit (OOMKilled, 137); stop with a
+//! workingDir; the engine's start events; exec with stdin and exit codes; logs; the memory limit (OOMKilled, 137); stop with a
 //! grace period (SIGTERM handled, or SIGKILL at the deadline); listing by labels; nothing left after the sandbox is removed.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use skiff_core::runtime::{
     exec_capture, labels, ContainerConfig, ContainerState, ExecIo, ImageRequest, LabelFilter,
-    LogOptions, PullPolicy, Resources, Runtime, RuntimeError, SandboxConfig, SandboxState,
+    LogOptions, PullPolicy, Resources, Runtime, RuntimeError, RuntimeEventKind, SandboxConfig,
+    SandboxState,
 };
 
 fn pod_labels(uid: &str) -> BTreeMap<String, String> {
@@ -89,6 +90,12 @@ pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) {
         })
         .await
         .unwrap();
+    // The engine's event stream, from now on.
+    let mut events = rt
+        .events()
+        .await
+        .unwrap()
+        .expect("an engine runtime has events");
     let sb = rt.sandbox_status(&sandbox).await.unwrap();
     assert_eq!(sb.state, SandboxState::Ready);
     let ip = sb.ip.clone().expect("a pod IP");
@@ -153,6 +160,19 @@ pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) {
     );
     assert!(http_get(&ip, 8080).contains("hi-from-a"));
 
+    // The starts came as events (the pause/infra container is none of the agent's).
+    let mut started = Vec::new();
+    while started.len() < 2 {
+        let e = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("a start event within 10 s")
+            .expect("the stream goes on");
+        assert_eq!(e.labels.get(labels::POD_UID), Some(&uid), "{e:?}");
+        if e.kind == RuntimeEventKind::Started {
+            started.push(e.container_id);
+        }
+    }
+    assert_eq!(started, [a.clone(), b.clone()]);
     // command/args against the image's ENTRYPOINT ["git"], CMD ["--help"], WORKDIR /git.
     let git = |name: &str, command: &[&str], args: &[&str]| {
         let mut c = container(&uid, name, "alpine/git", command);

@@ -48,6 +48,10 @@ pub struct AgentArgs {
     /// registry.k8s.io/pause:3.10, on Podman the pause image Podman builds itself from catatonit).
     #[arg(long, value_name = "IMAGE")]
     pub pod_infra_image: Option<String>,
+    /// How often the agent relists the runtime's containers (the kubelet's PLEG relist, 1 s). Runtimes
+    /// with an event stream (Docker, Podman) report starts and exits at once besides.
+    #[arg(long, default_value = "1s", value_parser = super::up::parse_duration, value_name = "DURATION", hide = true)]
+    pub relist_period: std::time::Duration,
 }
 
 /// Parses `--pod-cidr a.b.c.0/24` into its first three octets.
@@ -187,6 +191,7 @@ pub async fn start(
     config.labels = labels;
     config.address = runtime_config.host_ip.clone();
     config.limitations = limitations;
+    config.relist_period = args.relist_period;
     config.pod_cidr = Some(args.pod_cidr.clone());
     // The endpoint the API server proxies logs and exec to, on the node's address.
     let token = skiff_api::auth::random_token()

@@ -31,6 +31,7 @@ const KNOWN: &[&str] = &[
     "runtime",
     "container-runtime-endpoint",
     "pod-infra-image",
+    "relist-period",
     "node-name",
     "node-labels",
     "pod-cidr",

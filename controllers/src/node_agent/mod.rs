@@ -202,6 +202,12 @@ impl NodeAgent {
             Controller::new("node-agent", informer.clone()).concurrency(this.config.workers);
         let queue = controller.queue();
         this.probes.set_queue(queue.clone());
+        tokio::spawn(container_events(
+            this.clone(),
+            informer.clone(),
+            queue.clone(),
+            shutdown.clone(),
+        ));
         tokio::spawn(relist(
             this.clone(),
             informer.clone(),
@@ -221,6 +227,51 @@ impl NodeAgent {
             .await;
         this.probes.stop_all();
         Ok(())
+    }
+}
+
+/// The runtime's event stream, where it has one (Docker, Podman): a pod whose container started
+/// or exited is synced at once, not at the next relist. A stream that ends (the engine restarted)
+/// is asked for again; a runtime without one leaves it all to [`relist`].
+async fn container_events(
+    agent: Arc<NodeAgent>,
+    informer: Arc<Informer<Pod>>,
+    queue: skiff_core::workqueue::WorkQueue<ObjectRef>,
+    shutdown: Shutdown,
+) {
+    use futures::StreamExt;
+    informer.wait_for_sync().await;
+    loop {
+        let stream = tokio::select! {
+            s = agent.runtime.events() => s,
+            _ = shutdown.wait() => return,
+        };
+        match stream {
+            Ok(None) => return,
+            Ok(Some(mut events)) => loop {
+                let next = tokio::select! {
+                    e = events.next() => e,
+                    _ = shutdown.wait() => return,
+                };
+                let Some(event) = next else { break };
+                let Some(uid) = event.labels.get(labels::POD_UID) else {
+                    continue;
+                };
+                let pod = informer
+                    .cache()
+                    .list()
+                    .into_iter()
+                    .find(|p| p.meta().uid.as_deref() == Some(uid.as_str()));
+                if let Some(p) = pod {
+                    queue.add(ObjectRef::from_obj(p.as_ref()));
+                }
+            },
+            Err(e) => tracing::debug!(error = %e, "no container events from the runtime yet"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.wait() => return,
+        }
     }
 }
 

@@ -32,8 +32,8 @@ use futures::stream::BoxStream;
 pub use network::{IpConfig, Network, PodNetworkRef};
 pub use types::{
     ContainerConfig, ContainerInfo, ContainerState, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, Mount, PullPolicy, Resources, RuntimeError, RuntimeVersion, SandboxConfig,
-    SandboxInfo, SandboxState,
+    LogOptions, Mount, PullPolicy, Resources, RuntimeError, RuntimeEvent, RuntimeEventKind,
+    RuntimeVersion, SandboxConfig, SandboxInfo, SandboxState,
 };
 
 /// Label keys the node agent puts on sandboxes and containers.
@@ -112,6 +112,17 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Runs `command` in a running container's namespaces and cgroup; returns its exit code.
     async fn exec(&self, id: &str, command: &[String], io: ExecIo) -> Result<i32, RuntimeError>;
+
+    /// The engine's container events (the CRI's `GetContainerEvents`, what Kubernetes' evented
+    /// PLEG reads): a stream of starts and exits of this runtime's containers, from now on. The
+    /// node agent syncs a pod as soon as one of its containers changes, instead of at its next
+    /// relist; the relist stays, for what an event stream can miss.
+    ///
+    /// `Ok(None)` (the default): the runtime has no event stream, and relisting is all there is.
+    /// A stream that ends means the engine went away: the agent asks again.
+    async fn events(&self) -> Result<Option<BoxStream<'static, RuntimeEvent>>, RuntimeError> {
+        Ok(None)
+    }
 
     /// Attaches to a running container's own process (`kubectl attach`, `kubectl debug -i`): its
     /// output from now on goes to `io.stdout` (stdout and stderr interleaved, as with a terminal),

@@ -319,6 +319,26 @@ pub struct ContainerInfo {
     pub message: Option<String>,
 }
 
+/// What happened to a container, as the engine reports it on its own (the CRI's container events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuntimeEventKind {
+    /// It started.
+    Started,
+    /// Its process exited (or was killed, OOM included).
+    Stopped,
+}
+
+/// A container event from the engine's event stream ([`Runtime::events`](super::Runtime::events)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuntimeEvent {
+    /// The container's runtime id.
+    pub container_id: String,
+    /// Its labels (the pod's UID among them), so the agent knows which pod to look at.
+    pub labels: BTreeMap<String, String>,
+    /// What happened.
+    pub kind: RuntimeEventKind,
+}
+
 /// How much of a log to read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LogOptions {

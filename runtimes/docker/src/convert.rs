@@ -2,9 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HostConfig};
+use bollard::models::{
+    ContainerInspectResponse, ContainerStateStatusEnum, EventMessage, HostConfig,
+};
 use chrono::{DateTime, Utc};
-use skiff_core::runtime::{engine, labels, ContainerInfo, ContainerState, Mount, Resources};
+use skiff_core::runtime::{
+    engine, labels, ContainerInfo, ContainerState, Mount, Resources, RuntimeEvent, RuntimeEventKind,
+};
 
 pub use skiff_core::runtime::engine::{cri_name as name_for, pull_reference};
 pub use skiff_core::runtime::engine::{NODE, SANDBOX_ID, TYPE};
@@ -108,6 +112,21 @@ pub fn container_info(c: &ContainerInspectResponse) -> ContainerInfo {
         reason,
         message: error,
     }
+}
+
+/// A container event of Docker's stream (`start`, `die`); other actions are none of the agent's.
+pub fn event(e: EventMessage) -> Option<RuntimeEvent> {
+    let kind = match e.action.as_deref()? {
+        "start" => RuntimeEventKind::Started,
+        "die" => RuntimeEventKind::Stopped,
+        _ => return None,
+    };
+    let actor = e.actor?;
+    Some(RuntimeEvent {
+        container_id: actor.id?,
+        labels: actor.attributes.unwrap_or_default().into_iter().collect(),
+        kind,
+    })
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use bollard::models::{
     NetworkCreateRequest, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
-    InspectNetworkOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    StopContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, CreateImageOptions, EventsOptions,
+    InspectContainerOptions, InspectNetworkOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions,
 };
 use bollard::Docker;
 use bytes::Bytes;
@@ -23,8 +23,8 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use skiff_core::runtime::{
     ContainerConfig, ContainerInfo, ContainerState, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, PullPolicy, Runtime, RuntimeError, RuntimeVersion, SandboxConfig, SandboxInfo,
-    SandboxState,
+    LogOptions, PullPolicy, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion, SandboxConfig,
+    SandboxInfo, SandboxState,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -684,6 +684,54 @@ impl Runtime for DockerRuntime {
         Err(RuntimeError::Other(format!(
             "exec in {id}: no exit code from Docker"
         )))
+    }
+
+    async fn events(&self) -> Result<Option<BoxStream<'static, RuntimeEvent>>, RuntimeError> {
+        // This node's containers' starts and exits (die covers kills and OOM kills).
+        let mut filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "event".to_string(),
+                vec!["start".to_string(), "die".to_string()],
+            ),
+            ("label".to_string(), vec![format!("{TYPE}=container")]),
+        ]);
+        if !self.config.node.is_empty() {
+            if let Some(l) = filters.get_mut("label") {
+                l.push(format!("{NODE}={}", self.config.node));
+            }
+        }
+        // bollard connects when the stream is first polled: `since` makes "from now on" mean
+        // from this call.
+        let now = chrono::Utc::now();
+        let options = EventsOptions {
+            since: Some(format!(
+                "{}.{:09}",
+                now.timestamp(),
+                now.timestamp_subsec_nanos()
+            )),
+            filters: Some(filters),
+            ..EventsOptions::default()
+        };
+        // Docker logs `die` before its list view shows the exit: the cached inspect of the
+        // container is dropped, so the list that the event prompts inspects it afresh (inspect
+        // reads the container itself).
+        let cache = self.cache.clone();
+        let stream = self
+            .docker
+            .events(Some(options))
+            .take_while(|e| futures::future::ready(e.is_ok()))
+            .filter_map(move |e| {
+                let event = e.ok().and_then(convert::event);
+                if let Some(ev) = &event {
+                    cache
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&ev.container_id);
+                }
+                futures::future::ready(event)
+            });
+        Ok(Some(stream.boxed()))
     }
 
     async fn attach(&self, id: &str, io: ExecIo) -> Result<(), RuntimeError> {

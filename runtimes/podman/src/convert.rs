@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use podman_api::models::{
-    ContainerMount, InspectContainerData, LinuxCpu, LinuxMemory, LinuxResources,
-    Schema2HealthConfig,
+    ContainerMount, InspectContainerData, InspectPodData, LinuxCpu, LinuxMemory, LinuxResources,
+    ListPodsReport, Schema2HealthConfig,
 };
 use skiff_core::runtime::{
-    engine, labels, ContainerInfo, ContainerState, LabelFilter, Mount, Resources,
+    engine, labels, ContainerInfo, ContainerState, LabelFilter, Mount, Resources, RuntimeEvent,
+    RuntimeEventKind,
 };
 
 pub use skiff_core::runtime::engine::{NODE, SANDBOX_ID, TYPE};
@@ -160,6 +161,61 @@ pub fn container_info(c: &InspectContainerData) -> ContainerInfo {
     }
 }
 
+/// What a sandbox's report needs of a Podman pod, listed or inspected.
+#[derive(Clone, Debug, Default)]
+pub struct PodView {
+    /// The pod's id.
+    pub id: String,
+    /// Its infra container's id.
+    pub infra_id: String,
+    /// Its infra container's status (`running` while the sandbox is ready).
+    pub infra_status: String,
+    /// The pod's labels.
+    pub labels: BTreeMap<String, String>,
+    /// When it was created.
+    pub created: Option<DateTime<Utc>>,
+}
+
+impl From<&ListPodsReport> for PodView {
+    fn from(p: &ListPodsReport) -> Self {
+        let infra_id = p.infra_id.clone().unwrap_or_default();
+        let infra_status = p
+            .containers
+            .iter()
+            .flatten()
+            .find(|c| c.id.as_deref() == Some(infra_id.as_str()))
+            .and_then(|c| c.status.clone())
+            .unwrap_or_default();
+        Self {
+            id: p.id.clone().unwrap_or_default(),
+            infra_id,
+            infra_status,
+            labels: p.labels.clone().unwrap_or_default().into_iter().collect(),
+            created: p.created,
+        }
+    }
+}
+
+impl From<&InspectPodData> for PodView {
+    fn from(p: &InspectPodData) -> Self {
+        let infra_id = p.infra_container_id.clone().unwrap_or_default();
+        let infra_status = p
+            .containers
+            .iter()
+            .flatten()
+            .find(|c| c.id.as_deref() == Some(infra_id.as_str()))
+            .and_then(|c| c.state.clone())
+            .unwrap_or_default();
+        Self {
+            id: p.id.clone().unwrap_or_default(),
+            infra_id,
+            infra_status,
+            labels: p.labels.clone().unwrap_or_default().into_iter().collect(),
+            created: p.created,
+        }
+    }
+}
+
 /// The pod address of an inspected (infra) container: on `network` when given, else the first.
 pub fn ip(c: &InspectContainerData, network: Option<&str>) -> Option<String> {
     let settings = c.network_settings.as_ref()?;
@@ -172,6 +228,24 @@ pub fn ip(c: &InspectContainerData, network: Option<&str>) -> Option<String> {
     on_network
         .or_else(|| settings.ip_address.clone())
         .filter(|ip| !ip.is_empty())
+}
+
+/// A container event of Podman's stream (`start`, `died`) for one of Skiff's containers; other
+/// actions and other containers (infra containers among them) are none of the agent's.
+pub fn event(e: podman_api::models::Event) -> Option<RuntimeEvent> {
+    let kind = match e.action.as_str() {
+        "start" => RuntimeEventKind::Started,
+        "died" => RuntimeEventKind::Stopped,
+        _ => return None,
+    };
+    if e.actor.attributes.get(TYPE).map(String::as_str) != Some("container") {
+        return None;
+    }
+    Some(RuntimeEvent {
+        container_id: e.actor.id,
+        labels: e.actor.attributes.into_iter().collect(),
+        kind,
+    })
 }
 
 #[cfg(test)]

@@ -17,11 +17,11 @@ use podman_api::opts::{
 use podman_api::{Error as PodmanError, Podman};
 use skiff_core::runtime::{
     engine, ContainerConfig, ContainerInfo, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, PullPolicy, Runtime, RuntimeError, RuntimeVersion, SandboxConfig, SandboxInfo,
-    SandboxState,
+    LogOptions, PullPolicy, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion, SandboxConfig,
+    SandboxInfo, SandboxState,
 };
 
-use crate::convert::{self, NODE, SANDBOX_ID, TYPE};
+use crate::convert::{self, PodView, NODE, SANDBOX_ID, TYPE};
 use crate::streams;
 
 /// How a [`PodmanRuntime`] reaches Podman and makes pods.
@@ -267,15 +267,14 @@ impl PodmanRuntime {
 
     /// A sandbox as the trait reports it: ready while the infra container runs, with the infra
     /// container's address.
-    async fn sandbox_info(&self, pod: &ListPodsReport) -> Result<SandboxInfo, RuntimeError> {
-        let infra_id = pod.infra_id.clone().unwrap_or_default();
-        let infra_status = pod
-            .containers
-            .iter()
-            .flatten()
-            .find(|c| c.id.as_deref() == Some(infra_id.as_str()))
-            .and_then(|c| c.status.clone())
-            .unwrap_or_default();
+    async fn sandbox_info(&self, pod: PodView) -> Result<SandboxInfo, RuntimeError> {
+        let PodView {
+            id,
+            infra_id,
+            infra_status,
+            labels,
+            created,
+        } = pod;
         let running = infra_status == "running";
         let ip = if running && !infra_id.is_empty() {
             match self.inspect_cached(&infra_id, &infra_status).await {
@@ -288,15 +287,15 @@ impl PodmanRuntime {
             None
         };
         Ok(SandboxInfo {
-            id: pod.id.clone().unwrap_or_default(),
+            id,
             state: if running {
                 SandboxState::Ready
             } else {
                 SandboxState::NotReady
             },
             ip,
-            labels: pod.labels.clone().unwrap_or_default().into_iter().collect(),
-            created_at: convert::time(pod.created).unwrap_or_else(chrono::Utc::now),
+            labels,
+            created_at: convert::time(created).unwrap_or_else(chrono::Utc::now),
             network_note: None,
         })
     }
@@ -520,23 +519,23 @@ impl Runtime for PodmanRuntime {
     }
 
     async fn sandbox_status(&self, id: &str) -> Result<SandboxInfo, RuntimeError> {
-        let filter = LabelFilter::new();
-        let pods = self.list_pods(&filter).await?;
-        let Some(pod) = pods.iter().find(|p| {
-            p.id.as_deref() == Some(id) || p.id.as_deref().is_some_and(|p| p.starts_with(id))
-        }) else {
-            return Err(RuntimeError::NotFound {
+        match self
+            .call_raw("pod inspect", self.podman.pods().get(id).inspect())
+            .await?
+        {
+            Ok(pod) => self.sandbox_info(PodView::from(&pod)).await,
+            Err(e) if status(&e) == Some(404) => Err(RuntimeError::NotFound {
                 what: "sandbox",
                 id: id.to_string(),
-            });
-        };
-        self.sandbox_info(pod).await
+            }),
+            Err(e) => Err(engine_error(e)),
+        }
     }
 
     async fn list_sandboxes(&self, filter: &LabelFilter) -> Result<Vec<SandboxInfo>, RuntimeError> {
         let mut out = Vec::new();
         for pod in self.list_pods(filter).await? {
-            out.push(self.sandbox_info(&pod).await?);
+            out.push(self.sandbox_info(PodView::from(&pod)).await?);
         }
         Ok(out)
     }
@@ -697,6 +696,13 @@ impl Runtime for PodmanRuntime {
             .iter()
             .map(convert::container_info)
             .collect())
+    }
+
+    async fn events(&self) -> Result<Option<BoxStream<'static, RuntimeEvent>>, RuntimeError> {
+        Ok(Some(streams::events(
+            self.podman.clone(),
+            &self.config.node,
+        )))
     }
 
     async fn logs(

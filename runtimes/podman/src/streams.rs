@@ -9,11 +9,14 @@ use futures::stream::BoxStream;
 use futures::{AsyncWriteExt as _, StreamExt};
 use podman_api::api::Container;
 use podman_api::conn::TtyChunk;
-use podman_api::opts::{ContainerAttachOpts, ContainerLogsOpts, ExecCreateOpts, ExecStartOpts};
-use skiff_core::runtime::{ContainerState, ExecIo, LogOptions, RuntimeError};
+use podman_api::opts::{
+    ContainerAttachOpts, ContainerLogsOpts, EventsOpts, ExecCreateOpts, ExecStartOpts,
+};
+use podman_api::Podman;
+use skiff_core::runtime::{ContainerState, ExecIo, LogOptions, RuntimeError, RuntimeEvent};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::convert;
+use crate::convert::{self, NODE, TYPE};
 use crate::runtime::{engine_error, PodmanRuntime};
 
 /// Writes a chunk of engine output to stdout or stderr.
@@ -101,6 +104,50 @@ pub fn logs(
         futures::future::ready(Some(out))
     });
     stream.boxed()
+}
+
+/// This node's containers' starts and exits from Podman's event stream, as a `'static` stream (a
+/// task owns the client). libpod ORs filters of one key, so the stream is filtered by node
+/// label only and the rest here.
+pub fn events(podman: Podman, node: &str) -> BoxStream<'static, RuntimeEvent> {
+    let label = if node.is_empty() {
+        format!("{TYPE}=container")
+    } else {
+        format!("{NODE}={node}")
+    };
+    let opts = EventsOpts::builder()
+        .stream(true)
+        .filters([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "event".to_string(),
+                vec!["start".to_string(), "died".to_string()],
+            ),
+            ("label".to_string(), vec![label]),
+        ])
+        .build();
+    let (tx, rx) = tokio::sync::mpsc::channel::<RuntimeEvent>(64);
+    tokio::spawn(async move {
+        let mut stream = podman.events(&opts);
+        loop {
+            tokio::select! {
+                () = tx.closed() => return,
+                next = stream.next() => {
+                    let event = match next {
+                        Some(Ok(e)) => convert::event(e),
+                        // The service went away: the stream ends, the agent asks again.
+                        _ => return,
+                    };
+                    if let Some(e) = event {
+                        if tx.send(e).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) }).boxed()
 }
 
 /// Runs `command` in container `id` with the client's streams; returns its exit code.
