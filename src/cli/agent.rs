@@ -183,7 +183,8 @@ pub async fn start(
             let r = PodmanRuntime::connect(config)
                 .await
                 .context("--runtime podman")?;
-            (Arc::new(r), Vec::new())
+            let notes = r.limitations().to_vec();
+            (Arc::new(r), notes)
         }
     };
     let name = args.node_name.clone().unwrap_or_else(host_name);

@@ -230,6 +230,37 @@ pub fn ip(c: &InspectContainerData, network: Option<&str>) -> Option<String> {
         .filter(|ip| !ip.is_empty())
 }
 
+/// What a node on this Podman cannot do, from `podman info`: rootless Podman applies no cgroup
+/// limits on cgroup v1, and on v2 only through the controllers systemd delegated to the user.
+///
+/// ```text
+/// rootless, v1          -> requests and limits are not enforced
+/// rootless, v2 [cpu]    -> memory limits are not enforced
+/// root                  -> nothing
+/// ```
+pub fn limitations(rootless: bool, cgroup_version: &str, controllers: &[String]) -> Vec<String> {
+    if !rootless {
+        return Vec::new();
+    }
+    if cgroup_version != "v2" {
+        return vec![format!(
+            "rootless Podman on cgroup {cgroup_version} cannot apply cgroup limits: CPU and memory \
+             requests and limits are not enforced (run Podman as root, or on cgroup v2 with the cpu \
+             and memory controllers delegated)"
+        )];
+    }
+    ["cpu", "memory"]
+        .iter()
+        .filter(|c| !controllers.iter().any(|have| have == *c))
+        .map(|c| {
+            format!(
+                "rootless Podman has no {c} controller delegated: {c} limits are not enforced \
+                 (delegate it: systemd's Delegate= for user@.service)"
+            )
+        })
+        .collect()
+}
+
 /// A container event of Podman's stream (`start`, `died`) for one of Skiff's containers; other
 /// actions and other containers (infra containers among them) are none of the agent's.
 pub fn event(e: podman_api::models::Event) -> Option<RuntimeEvent> {
@@ -305,6 +336,19 @@ mod tests {
             (info.sandbox_id.as_str(), info.name.as_str()),
             ("p1", "web")
         );
+    }
+
+    #[test]
+    fn rootless_limits() {
+        assert!(limitations(false, "v1", &[]).is_empty());
+        let v1 = limitations(true, "v1", &[]);
+        assert_eq!(v1.len(), 1);
+        assert!(v1[0].contains("not enforced"), "{v1:?}");
+        let v2 = limitations(true, "v2", &["cpu".to_string(), "pids".to_string()]);
+        assert_eq!(v2.len(), 1);
+        assert!(v2[0].contains("no memory controller"), "{v2:?}");
+        let all = ["cpu".to_string(), "memory".to_string()];
+        assert!(limitations(true, "v2", &all).is_empty());
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct PodmanRuntime {
     /// Inspects of containers (and of pods' infra containers, for their IPs), reused while the
     /// listed state is unchanged: the agent relists every second.
     cache: InspectCache,
+    /// What this Podman cannot do (rootless: cgroup limits), for the Node's conditions.
+    limitations: Vec<String>,
 }
 
 /// The HTTP status of a libpod error, if it is one.
@@ -112,16 +114,34 @@ impl PodmanRuntime {
             Ok(v) if v < podman_api::LATEST_API_VERSION => Podman::unix_versioned(&path, v),
             _ => podman,
         };
+        // Rootless Podman may apply no limits: say so rather than run pods unbounded silently.
+        let limitations = match tokio::time::timeout(config.call_timeout, podman.info()).await {
+            Ok(Ok(podman_api::models::Info {
+                host: Some(host), ..
+            })) => convert::limitations(
+                host.security.and_then(|s| s.rootless).unwrap_or(false),
+                host.cgroup_version.as_deref().unwrap_or(""),
+                &host.cgroup_controllers.unwrap_or_default(),
+            ),
+            _ => Vec::new(),
+        };
         let mut runtime = Self {
             podman,
             config,
             network: None,
             cache: InspectCache::default(),
+            limitations,
         };
         if let Some(cidr) = runtime.config.pod_cidr.clone() {
             runtime.network = Some(runtime.ensure_network(&cidr).await?);
         }
         Ok(runtime)
+    }
+
+    /// What pods on this Podman will not get (rootless Podman without cgroup limits), worded for
+    /// the Node's conditions; empty when Podman runs as root.
+    pub fn limitations(&self) -> &[String] {
+        &self.limitations
     }
 
     /// The libpod client.

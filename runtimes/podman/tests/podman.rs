@@ -38,4 +38,13 @@ async fn runtime() -> Option<PodmanRuntime> {
 async fn a_pod_lives_and_goes_on_podman() {
     let Some(rt) = runtime().await else { return };
     pod_life::a_pod_lives_and_goes(&rt, "podman", CIDR).await;
+    // The node's limitations come from `podman info`, which parses against this Podman: as root,
+    // there are none.
+    let info = podman_api::Podman::unix(SOCKET)
+        .info()
+        .await
+        .expect("podman info parses");
+    let rootless = info.host.and_then(|h| h.security).and_then(|s| s.rootless);
+    assert_eq!(rootless, Some(false));
+    assert!(rt.limitations().is_empty(), "{:?}", rt.limitations());
 }
