@@ -12,6 +12,8 @@
 //! - an engine that dies turns the node NotReady, and Ready again when it is back;
 //! - the engine's event stream drives restarts: with the relist an hour apart, a killed container
 //!   is restarted all the same;
+//! - Docker without its pause image (absent, and not in any registry): Skiff builds its own from
+//!   catatonit and the pod runs;
 //! - one cluster with a process node, a Docker node and a Podman node: pods land by nodeSelector on
 //!   each and run there.
 //!
@@ -512,6 +514,63 @@ async fn an_engine_that_dies_turns_the_node_not_ready(engine: &Engine) {
     back.abort();
     cluster.stop().await;
     let _ = std::fs::remove_file(&socket);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_without_its_pause_image_builds_one() {
+    if !can_run() || !DOCKER.present() {
+        return;
+    }
+    // The self-built image is made afresh, from the host's catatonit.
+    let _ = DOCKER.cli(&["rmi", "-f", skiff::runtime::docker::SELF_BUILT_PAUSE]);
+    let cidr = format!("10.250.{}.0/24", DOCKER.net + 6);
+    let cluster = Cluster::start_with(
+        "docker-pause",
+        "",
+        &[
+            "--runtime",
+            "docker",
+            "--pod-cidr",
+            &cidr,
+            "--pod-infra-image",
+            "127.0.0.1:5000/skiff-test/absent-pause:1",
+        ],
+    );
+    cluster
+        .create(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: paused}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: web, image: busybox, command: [sh, -c, "echo up > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]}
+"#,
+        )
+        .await;
+    let pod = cluster
+        .wait_for("paused", "Running", |p| common::is_running(p, "web"))
+        .await;
+    let uid = pod.metadata.uid.clone().unwrap();
+    let out = DOCKER.cli(&[
+        "ps",
+        "--filter",
+        &format!("label=skiff.io/pod-uid={uid}"),
+        "--filter",
+        "label=skiff.io/type=sandbox",
+        "--format",
+        "{{.Image}}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        skiff::runtime::docker::SELF_BUILT_PAUSE
+    );
+    // The sandbox holds the pod's network: the app answers on the pod IP.
+    let ip = pod.status.as_ref().and_then(|s| s.pod_ip.clone()).unwrap();
+    assert!(http_get(&ip, 8080).contains("up"), "httpd on {ip}:8080");
+    cluster.kubectl(&["delete", "pod", "paused", "--wait=true"]);
+    cluster.stop().await;
 }
 
 /// A `skiff node` process, killed when dropped.

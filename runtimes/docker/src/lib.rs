@@ -6,7 +6,8 @@
 //! - **Sandbox** = a pause ("infra") container that holds the pod's network and IPC namespaces, on a
 //!   Docker bridge network for the node's pod CIDR (so `status.podIP` is in `spec.podCIDR` and the
 //!   host reaches it), or on the host's network for `hostNetwork` pods. Its image is
-//!   [`DockerConfig::pause_image`].
+//!   [`DockerConfig::pause_image`], or [`SELF_BUILT_PAUSE`] when that can be neither found nor
+//!   pulled (a machine without a registry still runs pods).
 //! - **Containers** join it (`container:<sandbox>` network and IPC modes), so a pod's containers share
 //!   one IP and reach each other on localhost; an ephemeral container with a target also joins the
 //!   target's process namespace. Kubernetes' override rules: `command` becomes the Entrypoint (and
@@ -22,8 +23,10 @@
 //! the node agent (except pulls and streams, which take as long as they take).
 
 mod convert;
+mod pause;
 mod runtime;
 
 pub use convert::{name_for, pull_reference};
+pub use pause::SELF_BUILT_PAUSE;
 pub use runtime::{DockerConfig, DockerRuntime};
 pub use skiff_core as core;

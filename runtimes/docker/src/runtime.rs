@@ -65,15 +65,18 @@ type InspectCache = Arc<Mutex<HashMap<String, (String, ContainerInspectResponse)
 /// The Docker runtime. See the [crate docs](crate).
 #[derive(Clone, Debug)]
 pub struct DockerRuntime {
-    docker: Docker,
-    config: DockerConfig,
+    pub(crate) docker: Docker,
+    pub(crate) config: DockerConfig,
     network: Option<String>,
     /// A container's inspect changes only with its state, so listing (the agent relists every
     /// second) inspects only what changed since the last list.
     cache: InspectCache,
+    /// The pause image sandboxes use, once known: the configured one, or the self-built one when
+    /// that could be neither found nor pulled (see [`crate::pause`]).
+    pub(crate) pause: Arc<tokio::sync::Mutex<Option<String>>>,
 }
 
-fn engine(e: DockerError) -> RuntimeError {
+pub(crate) fn engine(e: DockerError) -> RuntimeError {
     match e {
         DockerError::DockerResponseServerError { message, .. } => RuntimeError::Other(message),
         other => RuntimeError::Other(other.to_string()),
@@ -108,6 +111,7 @@ impl DockerRuntime {
             config,
             network: None,
             cache: InspectCache::default(),
+            pause: Arc::default(),
         };
         if let Some(cidr) = runtime.config.pod_cidr.clone() {
             runtime.network = Some(runtime.ensure_network(&cidr).await?);
@@ -256,7 +260,7 @@ impl DockerRuntime {
     }
 
     /// Whether `image` is present.
-    async fn has_image(&self, image: &str) -> Result<Option<String>, RuntimeError> {
+    pub(crate) async fn has_image(&self, image: &str) -> Result<Option<String>, RuntimeError> {
         match self.docker.inspect_image(image).await {
             Ok(i) => Ok(Some(i.id.unwrap_or_default())),
             Err(e) if is_status(&e, 404) => Ok(None),
@@ -265,7 +269,7 @@ impl DockerRuntime {
     }
 
     /// Pulls `image` through the engine (its registry mirrors apply).
-    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+    pub(crate) async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
         let options = CreateImageOptions {
             from_image: Some(convert::pull_reference(image)),
             ..CreateImageOptions::default()
@@ -379,10 +383,7 @@ impl Runtime for DockerRuntime {
     }
 
     async fn run_pod_sandbox(&self, config: &SandboxConfig) -> Result<String, RuntimeError> {
-        let pause = self.config.pause_image.clone();
-        if self.has_image(&pause).await?.is_none() {
-            self.pull(&pause).await?;
-        }
+        let pause = self.pause_image().await?;
         let mut l: HashMap<String, String> = config.labels.clone().into_iter().collect();
         l.insert(TYPE.into(), "sandbox".into());
         l.insert(NODE.into(), self.config.node.clone());
