@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use super::labels;
+use chrono::{DateTime, Utc};
+
+use super::{labels, ContainerInfo, ContainerState, ImageRequest, PullPolicy, RuntimeError};
 
 /// The label saying what an engine object is to Skiff: `sandbox`, `container` or `network`.
 pub const TYPE: &str = "skiff.io/type";
@@ -107,4 +109,108 @@ pub fn pull_reference(image: &str) -> String {
 pub fn gateway_of(cidr: &str) -> Option<String> {
     let ip: std::net::Ipv4Addr = cidr.split('/').next()?.parse().ok()?;
     Some(std::net::Ipv4Addr::from(u32::from(ip).wrapping_add(1)).to_string())
+}
+
+/// What an engine's inspect says of a container, before it becomes a [`ContainerInfo`]: each
+/// engine reads its own JSON into this, and the rules (reason, which times count, the sandbox and
+/// container names from the labels) are the same for all.
+#[derive(Clone, Debug, Default)]
+pub struct Inspected {
+    /// The engine's id.
+    pub id: String,
+    /// The container's labels.
+    pub labels: BTreeMap<String, String>,
+    /// The image as the container names it.
+    pub image: String,
+    /// The image's id.
+    pub image_id: String,
+    /// The state, mapped from the engine's status.
+    pub state: ContainerState,
+    /// When it was created (engines write the zero time for "never": give `None` then).
+    pub created_at: Option<DateTime<Utc>>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Its exit code.
+    pub exit_code: Option<i32>,
+    /// Whether the engine (or the kernel) says it was OOM-killed.
+    pub oom_killed: bool,
+    /// The engine's error, e.g. why it could not start it.
+    pub error: Option<String>,
+}
+
+impl From<Inspected> for ContainerInfo {
+    /// The kubelet's view: exit code, reason and finish time only once exited.
+    ///
+    /// ```
+    /// use skiff_core::runtime::{engine::Inspected, ContainerInfo, ContainerState};
+    /// let info = ContainerInfo::from(Inspected {
+    ///     state: ContainerState::Exited,
+    ///     exit_code: Some(0),
+    ///     started_at: Some(chrono::Utc::now()),
+    ///     ..Inspected::default()
+    /// });
+    /// assert_eq!(info.reason.as_deref(), Some("Completed"));
+    /// ```
+    fn from(c: Inspected) -> Self {
+        let exited = c.state == ContainerState::Exited;
+        let error = c.error.filter(|e| !e.is_empty());
+        let reason = exited.then(|| {
+            exit_reason(
+                c.oom_killed,
+                c.started_at.is_some(),
+                error.is_some(),
+                c.exit_code,
+            )
+            .to_string()
+        });
+        ContainerInfo {
+            id: c.id,
+            sandbox_id: c.labels.get(SANDBOX_ID).cloned().unwrap_or_default(),
+            name: c
+                .labels
+                .get(labels::CONTAINER_NAME)
+                .cloned()
+                .unwrap_or_default(),
+            image: c.image,
+            image_id: c.image_id,
+            labels: c.labels,
+            state: c.state,
+            created_at: c.created_at.unwrap_or_else(Utc::now),
+            started_at: c.started_at,
+            finished_at: if exited { c.finished_at } else { None },
+            exit_code: if exited { c.exit_code } else { None },
+            reason,
+            message: error,
+        }
+    }
+}
+
+/// The kubelet's pull policy against what is present: `Ok(Some(id))` use the image there,
+/// `Ok(None)` pull it, `Err` for `Never` with the image absent (ErrImageNeverPull).
+///
+/// ```
+/// use skiff_core::runtime::{engine::pull_decision, ImageRequest, PullPolicy};
+/// let req = |policy| ImageRequest { image: "nginx".into(), policy, has_command: false };
+/// assert_eq!(pull_decision(&req(PullPolicy::Always), Some("sha256:1".into())).unwrap(), None);
+/// assert_eq!(pull_decision(&req(PullPolicy::IfNotPresent), Some("sha256:1".into())).unwrap(), Some("sha256:1".into()));
+/// assert_eq!(pull_decision(&req(PullPolicy::IfNotPresent), None).unwrap(), None);
+/// assert!(pull_decision(&req(PullPolicy::Never), None).is_err());
+/// ```
+pub fn pull_decision(
+    request: &ImageRequest,
+    present: Option<String>,
+) -> Result<Option<String>, RuntimeError> {
+    match (request.policy, present) {
+        (PullPolicy::Always, _) | (PullPolicy::IfNotPresent, None) => Ok(None),
+        (_, Some(id)) => Ok(Some(id)),
+        (PullPolicy::Never, None) => Err(RuntimeError::ImageNotFound {
+            image: request.image.clone(),
+            message: format!(
+                "Container image {:?} is not present with pull policy of Never",
+                request.image
+            ),
+        }),
+    }
 }

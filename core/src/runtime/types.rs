@@ -276,7 +276,7 @@ pub struct ContainerConfig {
 }
 
 /// A container's state, CRI's four.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ContainerState {
     /// Created, not started.
     Created,
@@ -285,6 +285,7 @@ pub enum ContainerState {
     /// Finished; see exit code and reason.
     Exited,
     /// The runtime lost track of it.
+    #[default]
     Unknown,
 }
 

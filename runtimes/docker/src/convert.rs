@@ -7,7 +7,7 @@ use bollard::models::{
 };
 use chrono::{DateTime, Utc};
 use skiff_core::runtime::{
-    engine, labels, ContainerInfo, ContainerState, Mount, Resources, RuntimeEvent, RuntimeEventKind,
+    engine, ContainerInfo, ContainerState, Mount, Resources, RuntimeEvent, RuntimeEventKind,
 };
 
 pub use skiff_core::runtime::engine::{cri_name as name_for, pull_reference};
@@ -82,36 +82,23 @@ pub fn container_info(c: &ContainerInspectResponse) -> ContainerInfo {
     let code = state
         .and_then(|s| s.exit_code)
         .map(|c| i32::try_from(c).unwrap_or(255));
-    let oom = state.and_then(|s| s.oom_killed).unwrap_or(false);
-    let started_at = time(state.and_then(|s| s.started_at.as_deref()));
-    let finished_at = time(state.and_then(|s| s.finished_at.as_deref()));
-    let error = state
-        .and_then(|s| s.error.clone())
-        .filter(|e| !e.is_empty());
-    let reason = exited
-        .then(|| engine::exit_reason(oom, started_at.is_some(), error.is_some(), code).to_string());
-    ContainerInfo {
+    ContainerInfo::from(engine::Inspected {
         id: c.id.clone().unwrap_or_default(),
-        sandbox_id: labels.get(SANDBOX_ID).cloned().unwrap_or_default(),
-        name: labels
-            .get(labels::CONTAINER_NAME)
-            .cloned()
-            .unwrap_or_default(),
+        labels,
         image: c
             .config
             .as_ref()
             .and_then(|cfg| cfg.image.clone())
             .unwrap_or_default(),
         image_id: c.image.clone().unwrap_or_default(),
-        labels,
         state: kind,
-        created_at: time(c.created.as_deref()).unwrap_or_else(Utc::now),
-        started_at,
-        finished_at: if exited { finished_at } else { None },
-        exit_code: if exited { code } else { None },
-        reason,
-        message: error,
-    }
+        created_at: time(c.created.as_deref()),
+        started_at: time(state.and_then(|s| s.started_at.as_deref())),
+        finished_at: time(state.and_then(|s| s.finished_at.as_deref())),
+        exit_code: code,
+        oom_killed: state.and_then(|s| s.oom_killed).unwrap_or(false),
+        error: state.and_then(|s| s.error.clone()),
+    })
 }
 
 /// A container event of Docker's stream (`start`, `die`); other actions are none of the agent's.

@@ -23,8 +23,8 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use skiff_core::runtime::{
     ContainerConfig, ContainerInfo, ContainerState, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, PullPolicy, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion, SandboxConfig,
-    SandboxInfo, SandboxState,
+    LogOptions, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion, SandboxConfig, SandboxInfo,
+    SandboxState,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -460,24 +460,13 @@ impl Runtime for DockerRuntime {
     }
 
     async fn ensure_image(&self, request: &ImageRequest) -> Result<ImageInfo, RuntimeError> {
-        let image = &request.image;
-        let present = self.has_image(image).await?;
-        let (id, pulled) = match (request.policy, present) {
-            (PullPolicy::Always, _) | (PullPolicy::IfNotPresent, None) => {
-                self.pull(image).await?;
-                (self.has_image(image).await?.unwrap_or_default(), true)
-            }
-            (_, Some(id)) => (id, false),
-            (PullPolicy::Never, None) => {
-                return Err(RuntimeError::ImageNotFound {
-                    image: image.clone(),
-                    message: format!(
-                        "Container image {image:?} is not present with pull policy of Never"
-                    ),
-                })
-            }
-        };
-        Ok(ImageInfo { id, pulled })
+        let present = self.has_image(&request.image).await?;
+        if let Some(id) = skiff_core::runtime::engine::pull_decision(request, present)? {
+            return Ok(ImageInfo { id, pulled: false });
+        }
+        self.pull(&request.image).await?;
+        let id = self.has_image(&request.image).await?.unwrap_or_default();
+        Ok(ImageInfo { id, pulled: true })
     }
 
     async fn create_container(

@@ -9,7 +9,7 @@ use podman_api::models::{
     ListPodsReport, Schema2HealthConfig,
 };
 use skiff_core::runtime::{
-    engine, labels, ContainerInfo, ContainerState, LabelFilter, Mount, Resources, RuntimeEvent,
+    engine, ContainerInfo, ContainerState, LabelFilter, Mount, Resources, RuntimeEvent,
     RuntimeEventKind,
 };
 
@@ -127,38 +127,23 @@ pub fn container_info(c: &InspectContainerData) -> ContainerInfo {
         "exited" | "stopped" => ContainerState::Exited,
         _ => ContainerState::Unknown,
     };
-    let exited = kind == ContainerState::Exited;
-    let code = state.and_then(|s| s.exit_code);
-    let oom = state.and_then(|s| s.oom_killed).unwrap_or(false);
-    let started_at = time(state.and_then(|s| s.started_at));
-    let finished_at = time(state.and_then(|s| s.finished_at));
-    let error = state
-        .and_then(|s| s.error.clone())
-        .filter(|e| !e.is_empty());
-    let reason = exited
-        .then(|| engine::exit_reason(oom, started_at.is_some(), error.is_some(), code).to_string());
-    ContainerInfo {
+    ContainerInfo::from(engine::Inspected {
         id: c.id.clone().unwrap_or_default(),
-        sandbox_id: labels.get(SANDBOX_ID).cloned().unwrap_or_default(),
-        name: labels
-            .get(labels::CONTAINER_NAME)
-            .cloned()
-            .unwrap_or_default(),
+        labels,
         image: c
             .image_name
             .clone()
             .or_else(|| c.config.as_ref().and_then(|cfg| cfg.image.clone()))
             .unwrap_or_default(),
         image_id: image_id(c.image.as_deref().unwrap_or("")),
-        labels,
         state: kind,
-        created_at: time(c.created).unwrap_or_else(Utc::now),
-        started_at,
-        finished_at: if exited { finished_at } else { None },
-        exit_code: if exited { code } else { None },
-        reason,
-        message: error,
-    }
+        created_at: time(c.created),
+        started_at: time(state.and_then(|s| s.started_at)),
+        finished_at: time(state.and_then(|s| s.finished_at)),
+        exit_code: state.and_then(|s| s.exit_code),
+        oom_killed: state.and_then(|s| s.oom_killed).unwrap_or(false),
+        error: state.and_then(|s| s.error.clone()),
+    })
 }
 
 /// What a sandbox's report needs of a Podman pod, listed or inspected.

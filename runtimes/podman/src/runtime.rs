@@ -17,8 +17,8 @@ use podman_api::opts::{
 use podman_api::{Error as PodmanError, Podman};
 use skiff_core::runtime::{
     engine, ContainerConfig, ContainerInfo, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, PullPolicy, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion, SandboxConfig,
-    SandboxInfo, SandboxState,
+    LogOptions, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion, SandboxConfig, SandboxInfo,
+    SandboxState,
 };
 
 use crate::convert::{self, PodView, NODE, SANDBOX_ID, TYPE};
@@ -561,24 +561,13 @@ impl Runtime for PodmanRuntime {
     }
 
     async fn ensure_image(&self, request: &ImageRequest) -> Result<ImageInfo, RuntimeError> {
-        let image = &request.image;
-        let present = self.has_image(image).await?;
-        let (id, pulled) = match (request.policy, present) {
-            (PullPolicy::Always, _) | (PullPolicy::IfNotPresent, None) => {
-                self.pull(image).await?;
-                (self.has_image(image).await?.unwrap_or_default(), true)
-            }
-            (_, Some(id)) => (id, false),
-            (PullPolicy::Never, None) => {
-                return Err(RuntimeError::ImageNotFound {
-                    image: image.clone(),
-                    message: format!(
-                        "Container image {image:?} is not present with pull policy of Never"
-                    ),
-                })
-            }
-        };
-        Ok(ImageInfo { id, pulled })
+        let present = self.has_image(&request.image).await?;
+        if let Some(id) = engine::pull_decision(request, present)? {
+            return Ok(ImageInfo { id, pulled: false });
+        }
+        self.pull(&request.image).await?;
+        let id = self.has_image(&request.image).await?.unwrap_or_default();
+        Ok(ImageInfo { id, pulled: true })
     }
 
     async fn create_container(
