@@ -4,8 +4,8 @@
 //!
 //! - the seed manifest (examples/manifests/seed-pod.yaml, unchanged): the init container runs first
 //!   (git's usage, exit 0), the pod turns Ready through its httpGet probe, the host reaches nginx on
-//!   the pod IP (in the node's pod CIDR), `kubectl exec` sees the env and the hostPath volume, the
-//!   cgroup holds the limits; after kill -9 of skiff the new agent adopts the running pod; `kubectl
+//!   the pod IP (in the node's pod CIDR), `kubectl exec` sees the env and the hostPath volume, `kubectl
+//!   exec -i` carries stdin and the exit code, the cgroup holds the limits; after kill -9 of skiff the new agent adopts the running pod; `kubectl
 //!   delete` leaves nothing behind;
 //! - pull failures: ErrImagePull, ImagePullBackOff, ErrImageNeverPull and their events;
 //! - a ReplicaSet heals after the engine's `kill`, replaces, scales and cascades;
@@ -163,6 +163,17 @@ async fn the_seed_pod_runs_unchanged(engine: &Engine) {
     assert!(git.contains("usage: git"), "{git}");
     let (ok, hello) = cluster.kubectl(&["exec", "nginx", "-c", "nginx", "--", "printenv", "hello"]);
     assert!(ok && hello.trim() == "world", "{hello}");
+    // `kubectl exec -i`: stdin through the API server and the node to the engine's exec, and the
+    // command's exit code back.
+    let piped = Command::new("sh")
+        .arg("-c")
+        .arg("printf 'typed\\n' | kubectl exec -i nginx -c nginx -- sh -c 'cat; exit 7'")
+        .env("KUBECONFIG", cluster.kubeconfig())
+        .env("HOME", cluster.dir.join("home"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&piped.stdout), "typed\n");
+    assert_eq!(piped.status.code(), Some(7), "{piped:?}");
     let (ok, listing) = cluster.kubectl(&[
         "exec",
         "nginx",
