@@ -4,9 +4,9 @@
 //!
 //! - the seed manifest (examples/manifests/seed-pod.yaml, unchanged): the init container runs first
 //!   (git's usage, exit 0), the pod turns Ready through its httpGet probe, the host reaches nginx on
-//!   the pod IP (in the node's pod CIDR), `kubectl exec` sees the env and the hostPath volume, `kubectl
-//!   exec -i` carries stdin and the exit code, the cgroup holds the limits; after kill -9 of skiff the new agent adopts the running pod; `kubectl
-//!   delete` leaves nothing behind;
+//!   the pod IP (in the node's pod CIDR), `kubectl exec` sees the env and the hostPath volume,
+//!   `kubectl exec -i` carries stdin and the exit code, the cgroup holds the limits; after kill -9
+//!   of skiff the new agent adopts the running pod; `kubectl delete` leaves nothing behind;
 //! - pull failures: ErrImagePull, ImagePullBackOff, ErrImageNeverPull and their events;
 //! - a ReplicaSet heals after the engine's `kill`, replaces, scales and cascades;
 //! - an engine that dies turns the node NotReady, and Ready again when it is back;
