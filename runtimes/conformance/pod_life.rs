@@ -4,7 +4,7 @@
 //! a sandbox with an IP in the pod CIDR that the host reaches; two containers sharing localhost;
 //! images pulled through the engine (and a missing one refused as ImageNotFound); Kubernetes'
 //! command/args rules against the image's ENTRYPOINT, CMD and WORKDIR (alpine/git); env and
-//! workingDir; the engine's start events; exec with stdin and exit codes; logs; the memory limit (OOMKilled, 137); stop with a
+//! workingDir; the engine's start events; the CPU limit (about half a core, throttled); exec with stdin and exit codes; logs; the memory limit (OOMKilled, 137); stop with a
 //! grace period (SIGTERM handled, or SIGKILL at the deadline); listing by labels; nothing left after the sandbox is removed.
 
 use std::collections::BTreeMap;
@@ -233,6 +233,46 @@ pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) {
         .await
         .unwrap();
     assert_eq!(code, 3);
+
+    // The CPU limit (500m: quota 50 ms per 100 ms): a busy loop gets about half a core, and the
+    // kernel throttles it. Measured inside the container from its own cgroup (v1 or v2).
+    let mut spin = container(
+        &uid,
+        "spin",
+        "busybox",
+        &["sh", "-c", "while :; do :; done"],
+    );
+    spin.resources = Resources {
+        cpu_quota_us: Some(50_000),
+        ..Resources::default()
+    };
+    let spinner = run(rt, &sandbox, &spin).await;
+    let measure = r#"
+if [ -f /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then
+  u() { cat /sys/fs/cgroup/cpuacct/cpuacct.usage; }; stat=/sys/fs/cgroup/cpu/cpu.stat
+else
+  u() { echo $(( $(awk '/^usage_usec/ {print $2}' /sys/fs/cgroup/cpu.stat) * 1000 )); }; stat=/sys/fs/cgroup/cpu.stat
+fi
+a=$(u); sleep 2; b=$(u)
+echo "$(( (b - a) / 2 )) $(awk '/^nr_throttled/ {print $2}' $stat)"
+"#;
+    let (code, out) = exec_capture(rt, &spinner, &["sh".into(), "-c".into(), measure.into()])
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    let mut fields = text
+        .split_whitespace()
+        .map(|f| f.parse::<u64>().unwrap_or(0));
+    let (ns_per_s, throttled) = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
+    assert_eq!(code, 0, "{text}");
+    eprintln!("500m limit: {ns_per_s} ns of CPU per second, throttled {throttled} times");
+    assert!(ns_per_s > 0, "no CPU use measured: {text}");
+    assert!(
+        ns_per_s <= 700_000_000,
+        "a 500m limit let the loop use {ns_per_s} ns of CPU per second"
+    );
+    assert!(throttled > 0, "not throttled under a 500m limit: {text}");
+    rt.stop_container(&spinner, Duration::ZERO).await.unwrap();
 
     // The memory limit: OOMKilled, 137.
     let mut hog = container(
