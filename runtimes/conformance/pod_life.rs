@@ -2,7 +2,7 @@
 //! includes this file with `#[path]`), so both engines pass the same checks:
 //!
 //! a sandbox with an IP in the pod CIDR that the host reaches; two containers sharing localhost;
-//! images pulled through the engine (and a missing one refused as ImageNotFound); Kubernetes'
+//! one parent cgroup for the pod's containers; images pulled through the engine (and a missing one refused as ImageNotFound); Kubernetes'
 //! command/args rules against the image's ENTRYPOINT, CMD and WORKDIR (alpine/git); env and
 //! workingDir; the engine's start events; the CPU limit (about half a core, throttled); exec with stdin and exit codes; logs; the memory limit (OOMKilled, 137); stop with a
 //! grace period (SIGTERM handled, or SIGKILL at the deadline); listing by labels; nothing left after the sandbox is removed.
@@ -74,8 +74,9 @@ fn http_get(ip: &str, port: u16) -> String {
     body
 }
 
-/// One pod's life on `rt`, an engine runtime whose pods get addresses in `cidr` (a /24).
-pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) {
+/// One pod's life on `rt`, an engine runtime whose pods get addresses in `cidr` (a /24); returns
+/// the pod's UID, for the engine's own checks of what is left.
+pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) -> String {
     assert_eq!(rt.version().await.unwrap().name, engine);
     let prefix = cidr.rsplit_once('.').map(|(p, _)| format!("{p}.")).unwrap();
     let uid = format!("conf-{}", std::process::id());
@@ -159,6 +160,33 @@ pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) {
         (0, "hi-from-a")
     );
     assert!(http_get(&ip, 8080).contains("hi-from-a"));
+
+    // One pod, one cgroup: both containers sit under a parent of the pod's own.
+    let mut parents = Vec::new();
+    for c in [&a, &b] {
+        let (_, out) = exec_capture(rt, c, &["cat".into(), "/proc/self/cgroup".into()])
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains(":memory:"))
+            .or_else(|| text.lines().find(|l| l.starts_with("0::")))
+            .unwrap_or_default()
+            .to_string();
+        let path = line.splitn(3, ':').nth(2).unwrap_or_default().to_string();
+        parents.push(
+            path.rsplit_once('/')
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default(),
+        );
+    }
+    assert_eq!(parents[0], parents[1], "{parents:?}");
+    assert!(
+        parents[0].contains(&uid) || parents[0].contains(&sandbox),
+        "the containers' parent cgroup {:?} is not the pod's",
+        parents[0]
+    );
 
     // The starts came as events (the pause/infra container is none of the agent's).
     let mut started = Vec::new();
@@ -357,4 +385,5 @@ echo "$(( (b - a) / 2 )) $(awk '/^nr_throttled/ {print $2}' $stat)"
     assert!(rt.list_containers(&filter).await.unwrap().is_empty());
     assert!(rt.list_sandboxes(&filter).await.unwrap().is_empty());
     assert!(rt.container_status(&a).await.unwrap_err().is_not_found());
+    uid
 }

@@ -12,6 +12,8 @@
 //!   one IP and reach each other on localhost; an ephemeral container with a target also joins the
 //!   target's process namespace. Kubernetes' override rules: `command` becomes the Entrypoint (and
 //!   the image's CMD is dropped), `args` the Cmd.
+//! - **The pod's cgroup**: all of a pod's containers under one parent (`/skiff-docker/pod<uid>`,
+//!   or a systemd slice), removed with the sandbox.
 //! - **Resources** as the kubelet converts them (shares, CFS quota and period, memory with no swap).
 //!   Docker's restart policy and healthchecks are off: the node agent owns restarts and probes.
 //! - **Names and labels** are deterministic (`k8s_<container>_<pod>_<ns>_<uid>_<attempt>`, the
@@ -22,6 +24,7 @@
 //! Every engine call has a timeout ([`DockerConfig::call_timeout`]), so one hung call never stalls
 //! the node agent (except pulls and streams, which take as long as they take).
 
+mod cgroup;
 mod convert;
 mod pause;
 mod runtime;

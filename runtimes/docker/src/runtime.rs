@@ -28,6 +28,7 @@ use skiff_core::runtime::{
 };
 use tokio::io::AsyncWriteExt;
 
+use crate::cgroup;
 use crate::convert::{self, NODE, SANDBOX_ID, TYPE};
 
 /// How a [`DockerRuntime`] reaches its engine and makes pods.
@@ -74,6 +75,8 @@ pub struct DockerRuntime {
     /// The pause image sandboxes use, once known: the configured one, or the self-built one when
     /// that could be neither found nor pulled (see [`crate::pause`]).
     pub(crate) pause: Arc<tokio::sync::Mutex<Option<String>>>,
+    /// Docker's cgroup driver (`cgroupfs` or `systemd`), for the pods' cgroup parents.
+    cgroup_driver: String,
 }
 
 pub(crate) fn engine(e: DockerError) -> RuntimeError {
@@ -112,7 +115,16 @@ impl DockerRuntime {
             network: None,
             cache: InspectCache::default(),
             pause: Arc::default(),
+            cgroup_driver: String::new(),
         };
+        if let Ok(Ok(info)) =
+            tokio::time::timeout(runtime.config.call_timeout, runtime.docker.info()).await
+        {
+            runtime.cgroup_driver = info
+                .cgroup_driver
+                .map(|d| d.to_string())
+                .unwrap_or_default();
+        }
         if let Some(cidr) = runtime.config.pod_cidr.clone() {
             runtime.network = Some(runtime.ensure_network(&cidr).await?);
         }
@@ -399,6 +411,7 @@ impl Runtime for DockerRuntime {
             host_config: Some(HostConfig {
                 network_mode: Some(network_mode),
                 ipc_mode: Some("shareable".into()),
+                cgroup_parent: Some(cgroup::parent(&self.cgroup_driver, &config.uid)),
                 // cri-dockerd also sets OOM score adj -998; runc refuses it where the agent's own
                 // score may not be lowered (these VMs), so the pause container keeps the default.
                 cpu_shares: Some(2),
@@ -432,11 +445,19 @@ impl Runtime for DockerRuntime {
     }
 
     async fn remove_pod_sandbox(&self, id: &str) -> Result<(), RuntimeError> {
+        let parent = match self.inspect(id).await {
+            Ok(sb) => sb.host_config.and_then(|h| h.cgroup_parent),
+            Err(_) => None,
+        };
         let members = LabelFilter::new().with(SANDBOX_ID, id);
         for c in self.list_ids(&members, "container").await? {
             self.force_remove(&c).await?;
         }
-        self.force_remove(id).await
+        self.force_remove(id).await?;
+        if let Some(parent) = parent.filter(|_| self.cgroup_driver != "systemd") {
+            cgroup::remove(std::path::Path::new("/sys/fs/cgroup"), &parent);
+        }
+        Ok(())
     }
 
     async fn sandbox_status(&self, id: &str) -> Result<SandboxInfo, RuntimeError> {
@@ -505,6 +526,11 @@ impl Runtime for DockerRuntime {
             host_config: Some(HostConfig {
                 network_mode: Some(if host { "host".into() } else { joined.clone() }),
                 ipc_mode: Some(joined),
+                // The sandbox's: the pod's cgroup.
+                cgroup_parent: sb
+                    .host_config
+                    .as_ref()
+                    .and_then(|h| h.cgroup_parent.clone()),
                 pid_mode: config.target.as_ref().map(|t| format!("container:{t}")),
                 binds: Some(convert::binds(&config.mounts)),
                 restart_policy: Some(RestartPolicy {

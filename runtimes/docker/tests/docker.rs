@@ -37,5 +37,19 @@ async fn runtime() -> Option<DockerRuntime> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_lives_and_goes_on_docker() {
     let Some(rt) = runtime().await else { return };
-    pod_life::a_pod_lives_and_goes(&rt, "docker", CIDR).await;
+    let uid = pod_life::a_pod_lives_and_goes(&rt, "docker", CIDR).await;
+    // The pod's cgroup parent went with it (Docker removes only the containers' own cgroups).
+    let pod_dir = format!("skiff-docker/pod{uid}");
+    let mut left = Vec::new();
+    for c in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for dir in [
+            c.path().join(&pod_dir),
+            std::path::PathBuf::from("/sys/fs/cgroup").join(&pod_dir),
+        ] {
+            if dir.exists() {
+                left.push(dir);
+            }
+        }
+    }
+    assert!(left.is_empty(), "cgroup dirs left: {left:?}");
 }

@@ -37,7 +37,7 @@ async fn runtime() -> Option<PodmanRuntime> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_lives_and_goes_on_podman() {
     let Some(rt) = runtime().await else { return };
-    pod_life::a_pod_lives_and_goes(&rt, "podman", CIDR).await;
+    let _uid = pod_life::a_pod_lives_and_goes(&rt, "podman", CIDR).await;
     // The node's limitations come from `podman info`, which parses against this Podman: as root,
     // there are none.
     let info = podman_api::Podman::unix(SOCKET)
