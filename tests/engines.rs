@@ -363,7 +363,7 @@ spec:
     spec:
       terminationGracePeriodSeconds: 1
       containers:
-      - {name: main, image: busybox, command: [sleep, "3600"]}
+      - {name: main, image: busybox, command: [sh, -c, "echo instance of $(hostname); exec sleep 3600"]}
 "#;
     let file = cluster.dir.join("rs.yaml");
     std::fs::write(&file, rs).unwrap();
@@ -413,6 +413,24 @@ spec:
             common::status_of(p, "main").is_some_and(|c| c.restart_count == 1 && c.ready)
         })
         .await;
+    // The killed instance's logs are kept: `kubectl logs --previous` reads them, beside the new one's.
+    let (ok, previous) = cluster.kubectl(&["logs", &names[0], "--previous"]);
+    assert!(ok && previous.contains("instance of"), "{previous}");
+    let (ok, current) = cluster.kubectl(&["logs", &names[0]]);
+    assert!(ok && current.contains("instance of"), "{current}");
+    let last =
+        common::status_of(&cluster.pods().get(&names[0]).await.unwrap(), "main").and_then(|c| {
+            c.last_state
+                .as_ref()?
+                .terminated
+                .as_ref()
+                .map(|t| (t.exit_code, t.reason.clone()))
+        });
+    assert_eq!(
+        last,
+        Some((137, Some("Error".to_string()))),
+        "lastState after a kill"
+    );
 
     // A deleted pod is replaced; scaling down removes pods and their containers.
     let (ok, out) = cluster.kubectl(&["delete", "pod", &names[1], "--wait=true"]);
