@@ -704,19 +704,18 @@ impl Runtime for DockerRuntime {
 
     async fn events(&self) -> Result<Option<BoxStream<'static, RuntimeEvent>>, RuntimeError> {
         // This node's containers' starts and exits (die covers kills and OOM kills).
-        let mut filters = HashMap::from([
+        let mut label = vec![format!("{TYPE}=container")];
+        if !self.config.node.is_empty() {
+            label.push(format!("{NODE}={}", self.config.node));
+        }
+        let filters = HashMap::from([
             ("type".to_string(), vec!["container".to_string()]),
             (
                 "event".to_string(),
                 vec!["start".to_string(), "die".to_string()],
             ),
-            ("label".to_string(), vec![format!("{TYPE}=container")]),
+            ("label".to_string(), label),
         ]);
-        if !self.config.node.is_empty() {
-            if let Some(l) = filters.get_mut("label") {
-                l.push(format!("{NODE}={}", self.config.node));
-            }
-        }
         // bollard connects when the stream is first polled: `since` makes "from now on" mean
         // from this call.
         let now = chrono::Utc::now();

@@ -1,7 +1,7 @@
 //! Pure conversions between the runtime trait's types and Podman's libpod models (no I/O,
 //! unit-tested).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use podman_api::models::{
@@ -161,43 +161,53 @@ pub struct PodView {
     pub created: Option<DateTime<Utc>>,
 }
 
-impl From<&ListPodsReport> for PodView {
-    fn from(p: &ListPodsReport) -> Self {
-        let infra_id = p.infra_id.clone().unwrap_or_default();
-        let infra_status = p
-            .containers
-            .iter()
-            .flatten()
-            .find(|c| c.id.as_deref() == Some(infra_id.as_str()))
-            .and_then(|c| c.status.clone())
+impl PodView {
+    /// A pod from its fields as libpod writes them, `members` being its containers' (id, status).
+    fn new<'a>(
+        id: Option<&String>,
+        infra_id: Option<&String>,
+        mut members: impl Iterator<Item = (Option<&'a String>, Option<&'a String>)>,
+        labels: Option<&HashMap<String, String>>,
+        created: Option<DateTime<Utc>>,
+    ) -> Self {
+        let infra_id = infra_id.cloned().unwrap_or_default();
+        let infra_status = members
+            .find(|(id, _)| id.map(String::as_str) == Some(infra_id.as_str()))
+            .and_then(|(_, status)| status.cloned())
             .unwrap_or_default();
         Self {
-            id: p.id.clone().unwrap_or_default(),
+            id: id.cloned().unwrap_or_default(),
             infra_id,
             infra_status,
-            labels: p.labels.clone().unwrap_or_default().into_iter().collect(),
-            created: p.created,
+            labels: labels.cloned().unwrap_or_default().into_iter().collect(),
+            created,
         }
+    }
+}
+
+impl From<&ListPodsReport> for PodView {
+    fn from(p: &ListPodsReport) -> Self {
+        let members = p.containers.iter().flatten();
+        Self::new(
+            p.id.as_ref(),
+            p.infra_id.as_ref(),
+            members.map(|c| (c.id.as_ref(), c.status.as_ref())),
+            p.labels.as_ref(),
+            p.created,
+        )
     }
 }
 
 impl From<&InspectPodData> for PodView {
     fn from(p: &InspectPodData) -> Self {
-        let infra_id = p.infra_container_id.clone().unwrap_or_default();
-        let infra_status = p
-            .containers
-            .iter()
-            .flatten()
-            .find(|c| c.id.as_deref() == Some(infra_id.as_str()))
-            .and_then(|c| c.state.clone())
-            .unwrap_or_default();
-        Self {
-            id: p.id.clone().unwrap_or_default(),
-            infra_id,
-            infra_status,
-            labels: p.labels.clone().unwrap_or_default().into_iter().collect(),
-            created: p.created,
-        }
+        let members = p.containers.iter().flatten();
+        Self::new(
+            p.id.as_ref(),
+            p.infra_container_id.as_ref(),
+            members.map(|c| (c.id.as_ref(), c.state.as_ref())),
+            p.labels.as_ref(),
+            p.created,
+        )
     }
 }
 

@@ -370,7 +370,12 @@ impl PodmanRuntime {
     }
 
     /// Creates a container, removing a stale one of the same name first (as cri-dockerd does).
-    async fn create(&self, name: &str, opts: ContainerCreateOpts) -> Result<String, RuntimeError> {
+    async fn create(
+        &self,
+        name: &str,
+        image: &str,
+        opts: ContainerCreateOpts,
+    ) -> Result<String, RuntimeError> {
         let containers = self.podman.containers();
         let first = self.call_raw("create", containers.create(&opts)).await?;
         let created = match first {
@@ -382,13 +387,10 @@ impl PodmanRuntime {
         };
         match created {
             Ok(r) => Ok(r.id),
-            Err(e) if status(&e) == Some(404) => {
-                let message = engine_error(e).to_string();
-                Err(RuntimeError::ImageNotFound {
-                    image: String::new(),
-                    message,
-                })
-            }
+            Err(e) if status(&e) == Some(404) => Err(RuntimeError::ImageNotFound {
+                image: image.to_string(),
+                message: engine_error(e).to_string(),
+            }),
             Err(e) => Err(engine_error(e)),
         }
     }
@@ -610,13 +612,7 @@ impl Runtime for PodmanRuntime {
                 value: Some(target.clone()),
             });
         }
-        self.create(&name, opts.build()).await.map_err(|e| match e {
-            RuntimeError::ImageNotFound { message, .. } => RuntimeError::ImageNotFound {
-                image: config.image.clone(),
-                message,
-            },
-            other => other,
-        })
+        self.create(&name, &config.image, opts.build()).await
     }
 
     async fn start_container(&self, id: &str) -> Result<(), RuntimeError> {
