@@ -456,16 +456,22 @@ fn kubectl_create_service_sends_protobuf_of_any_kind() {
         "jsonpath={.spec.type} {.spec.ports[0].nodePort}",
     ]);
     assert_eq!(port, "NodePort 30080");
-    // A field Skiff's Service does not have yet, set to a value: refused by name, as a JSON body
-    // would be (zero values of such fields, which Go's protobuf encoder always writes, are dropped).
-    let err = s.fails(&[
+    // ExternalName Services: the name, no ClusterIP.
+    s.ok(&[
         "create",
         "service",
         "externalname",
         "db",
         "--external-name=db.example.com",
     ]);
-    assert!(err.contains("unknown field \"spec.externalName\""), "{err}");
+    let ext = s.ok(&[
+        "get",
+        "service",
+        "db",
+        "-o",
+        "jsonpath={.spec.type} {.spec.externalName} [{.spec.clusterIP}]",
+    ]);
+    assert_eq!(ext, "ExternalName db.example.com []");
     // A protobuf body that is not valid: 400 naming the problem, nothing stored.
     let (code, body) = s.http(
         "POST",
@@ -626,7 +632,7 @@ fn kubectl_get_prints_the_apiservers_columns() {
     );
     let svc = s.ok(&["get", "svc", "web"]);
     assert!(
-        svc.contains("PORT(S)") && svc.contains("NodePort") && svc.contains("80/TCP"),
+        svc.contains("PORT(S)") && svc.contains("NodePort") && svc.contains("80:3"),
         "{svc}"
     );
     let all = s.ok(&["get", "all"]);

@@ -1,7 +1,8 @@
 //! The control plane's controllers started together, sharing one informer per kind: the scheduler,
-//! the ReplicaSet controller and the garbage collector watch pods and ReplicaSets through the same
-//! caches (one copy of each object in memory, one watch per kind), and the node lifecycle controller
-//! runs beside them. This is what `skiff up` runs.
+//! the ReplicaSet controller, the EndpointSlice and Endpoints controllers and the garbage collector
+//! watch pods, ReplicaSets and Services through the same caches (one copy of each object in memory,
+//! one watch per kind), and the node lifecycle controller runs beside them. This is what `skiff up`
+//! runs.
 //!
 //! ```no_run
 //! # async fn demo(client: std::sync::Arc<dyn skiff_core::client::Client>, shutdown: skiff_core::shutdown::Shutdown) {
@@ -16,17 +17,19 @@ use std::sync::Arc;
 
 use skiff_core::client::Client;
 use skiff_core::informer::InformerFactory;
-use skiff_core::kinds::{ConfigMap, Endpoints, Pod, ReplicaSet, Service};
+use skiff_core::kinds::{ConfigMap, EndpointSlice, Endpoints, Pod, ReplicaSet, Service};
 use skiff_core::shutdown::Shutdown;
 use tokio::task::JoinHandle;
 
+use crate::endpoints::legacy::EndpointsController;
+use crate::endpoints::slices::EndpointSliceController;
 use crate::gc::GarbageCollector;
 use crate::node_lifecycle::{NodeLifecycle, NodeLifecycleConfig};
 use crate::replicaset::ReplicaSetController;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 
-/// Starts the scheduler, the ReplicaSet controller, the garbage collector and the node lifecycle
-/// controller on `client` until `shutdown`; returns their tasks.
+/// Starts the scheduler, the ReplicaSet, EndpointSlice and Endpoints controllers, the garbage
+/// collector and the node lifecycle controller on `client` until `shutdown`; returns their tasks.
 pub fn start(
     client: Arc<dyn Client>,
     lifecycle: NodeLifecycleConfig,
@@ -41,13 +44,31 @@ pub fn start(
         sets.clone(),
         pods.clone(),
     ));
+    let services = factory.informer::<Service>();
+    let endpoints = factory.informer::<Endpoints>();
+    let slices = factory.informer::<EndpointSlice>();
+    let slice_controller = Arc::new(EndpointSliceController::new(
+        client.clone(),
+        services.clone(),
+        pods.clone(),
+        slices.clone(),
+    ));
+    let endpoints_controller = Arc::new(EndpointsController::new(
+        client.clone(),
+        services.clone(),
+        pods.clone(),
+        endpoints.clone(),
+    ));
     let gc = GarbageCollector::new(client.clone())
         .watch_informer(sets)
         .watch_informer(pods)
-        .watch::<Service>()
-        .watch::<Endpoints>()
+        .watch_informer(services)
+        .watch_informer(endpoints)
+        .watch_informer(slices)
         .watch::<ConfigMap>();
     vec![
+        tokio::spawn(slice_controller.run(shutdown.clone())),
+        tokio::spawn(endpoints_controller.run(shutdown.clone())),
         tokio::spawn(scheduler.run(shutdown.clone())),
         tokio::spawn(replicasets.run(shutdown.clone())),
         tokio::spawn(gc.run(shutdown.clone())),

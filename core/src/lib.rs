@@ -32,6 +32,7 @@ pub mod quantity;
 pub mod resource;
 pub mod runtime;
 pub mod selector;
+pub mod service_network;
 pub mod shutdown;
 pub mod store;
 pub mod strategy;

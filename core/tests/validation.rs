@@ -249,8 +249,20 @@ fn service_rules() {
         ),
         (
             "unsupported type",
-            service("  type: ExternalName\n  ports: [{port: 80}]\n"),
+            service("  type: Magic\n  ports: [{port: 80}]\n"),
             &["spec.type"],
+        ),
+        (
+            "external name required",
+            service("  type: ExternalName\n  ports: [{port: 80}]\n"),
+            &["spec.externalName"],
+        ),
+        (
+            "external name with a cluster IP",
+            service(
+                "  type: ExternalName\n  externalName: db.example.com\n  clusterIP: 10.96.0.9\n",
+            ),
+            &["spec.clusterIP"],
         ),
         (
             "port out of range",

@@ -11,6 +11,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use skiff_core::client::InProcessClient;
 use skiff_core::codec::Scheme;
+use skiff_core::service_network::{NodePortRange, ServiceIpRange};
 use skiff_core::shutdown::Shutdown;
 use skiff_core::store::{MemoryStore, Store};
 use skiff_store::{DurableStore, EtcdStore};
@@ -66,6 +67,13 @@ pub struct UpArgs {
     /// Serve plain HTTP and let every request in (no TLS, no tokens).
     #[arg(long)]
     pub insecure_http: bool,
+    /// The IPv4 range Services' ClusterIPs come from (the `kubernetes` Service takes the first
+    /// address, cluster DNS the 10th).
+    #[arg(long, default_value = "10.96.0.0/12", value_name = "CIDR")]
+    pub service_cluster_ip_range: ServiceIpRange,
+    /// The ports NodePort and LoadBalancer Services get their node ports from.
+    #[arg(long, default_value = "30000-32767", value_name = "FIRST-LAST")]
+    pub service_node_port_range: NodePortRange,
 }
 
 /// Parses `300ms`, `40s`, `5m`, `1h` (or plain seconds).
@@ -128,6 +136,10 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
     let client = InProcessClient::shared(store);
     let security = super::secure::prepare(&data_dir, args.bind_address, args.insecure_http)?;
     let server = security.api_server(client.clone(), Scheme::builtin());
+    server.set_service_network(skiff_api::server::ServiceNetwork {
+        cluster_ips: args.service_cluster_ip_range,
+        node_ports: args.service_node_port_range,
+    });
     server.ensure_namespaces().await?;
     server.ensure_apiservices().await?;
     let addr = SocketAddr::new(args.bind_address, args.port);
@@ -135,6 +147,16 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
         .await
         .with_context(|| format!("--port {}: cannot listen on {addr}", args.port))?;
     let bound = listener.local_addr()?;
+    // The `kubernetes` Service's endpoint: the address the server listens on (loopback when it
+    // listens on every interface: the one address sure to reach it from this host).
+    let advertise = match bound.ip() {
+        ip if ip.is_unspecified() => SocketAddr::new([127, 0, 0, 1].into(), bound.port()),
+        _ => bound,
+    };
+    server
+        .ensure_kubernetes_service(advertise)
+        .await
+        .context("cannot create the kubernetes Service")?;
     let url = security.url(bound);
     let kubeconfig = args
         .write_kubeconfig
@@ -152,6 +174,12 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
         let _ = tokio::signal::ctrl_c().await;
         stop.trigger();
     });
+    // Allocations a crash left without their Service are released, as Kubernetes' repair loops do.
+    tokio::spawn(
+        server
+            .clone()
+            .run_service_repair(std::time::Duration::from_secs(60), shutdown.clone()),
+    );
     // Events expire, as the API server's --event-ttl makes them in Kubernetes.
     if !args.event_ttl.is_zero() {
         tokio::spawn(skiff_core::events::expiry::run(

@@ -110,13 +110,19 @@ impl ApiServer {
                     meta.remove("resourceVersion");
                 }
                 self.namespace_exists(res, ns).await?;
-                match writer.create(res, ns, value).await {
+                match self.store_create(writer.as_ref(), res, ns, value).await {
                     Ok(v) => return Ok(Json::created(v).with_warnings(warnings)),
                     Err(e) if e.is_already_exists() => continue,
                     Err(e) => return Err(e.into()),
                 }
             }
-            match writer.replace(res, ns, name, value).await {
+            let Some(stored) = live.as_ref() else {
+                continue;
+            };
+            match self
+                .store_replace(writer.as_ref(), res, ns, name, stored, value)
+                .await
+            {
                 Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
                 Err(e) if e.is_conflict() && !rv_given => continue,
                 Err(e) => return Err(e.into()),

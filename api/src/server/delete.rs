@@ -6,6 +6,7 @@ use skiff_core::ApiResource;
 
 use super::request::{dry_run_value, list_params};
 use super::response::{ApiError, Json};
+use super::service_alloc::is_services;
 use super::{ApiServer, Q};
 
 /// The body's DeleteOptions (`null` when there is no body).
@@ -78,8 +79,16 @@ impl ApiServer {
         let opts = delete_options(body)?;
         let params = Self::delete_params(q, &opts)?;
         let q = with_body_dry_run(q, &opts)?;
-        match self.writer(&q)?.delete(res, ns, name, &params).await? {
-            DeleteOutcome::Deleted(obj) | DeleteOutcome::Pending(obj) => Ok(Json::ok(obj)),
+        let writer = self.writer(&q)?;
+        match writer.delete(res, ns, name, &params).await? {
+            DeleteOutcome::Deleted(obj) => {
+                if is_services(res) {
+                    self.release_service(writer.as_ref(), ns.unwrap_or("default"), &obj)
+                        .await;
+                }
+                Ok(Json::ok(obj))
+            }
+            DeleteOutcome::Pending(obj) => Ok(Json::ok(obj)),
         }
     }
 
@@ -106,7 +115,14 @@ impl ApiServer {
                 .and_then(Value::as_str)
                 .map(str::to_string);
             match writer.delete(res, item_ns.as_deref(), &name, &params).await {
-                Ok(DeleteOutcome::Deleted(o)) | Ok(DeleteOutcome::Pending(o)) => deleted.push(o),
+                Ok(DeleteOutcome::Deleted(o)) => {
+                    if is_services(res) {
+                        let svc_ns = item_ns.as_deref().unwrap_or("default");
+                        self.release_service(writer.as_ref(), svc_ns, &o).await;
+                    }
+                    deleted.push(o)
+                }
+                Ok(DeleteOutcome::Pending(o)) => deleted.push(o),
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }

@@ -10,6 +10,7 @@ mod apply;
 mod delete;
 mod discovery;
 mod inflight;
+mod kubernetes_service;
 mod metrics;
 mod negotiate;
 mod openapi;
@@ -19,6 +20,7 @@ mod protobuf;
 mod read;
 mod request;
 mod response;
+mod service_alloc;
 mod subresources;
 mod table;
 mod write;
@@ -46,6 +48,7 @@ pub use discovery::KUBERNETES_MINOR;
 use negotiate::{Answer, Form};
 use path::Target;
 use response::{ApiError, Json};
+pub use service_alloc::ServiceNetwork;
 use subresources::scale_of;
 
 /// Largest request body accepted (Kubernetes' limit is 3 MiB).
@@ -66,6 +69,8 @@ pub struct ApiServer {
     bookmark_ms: std::sync::atomic::AtomicU64,
     /// Whether `/readyz` answers 200 (see [`ApiServer::set_ready`]).
     ready: std::sync::atomic::AtomicBool,
+    /// The ranges Services are allocated from (see [`ApiServer::set_service_network`]).
+    service_network: std::sync::RwLock<ServiceNetwork>,
 }
 
 /// How often a watch with `allowWatchBookmarks=true` gets a BOOKMARK (Kubernetes: about a minute).
@@ -84,6 +89,7 @@ impl ApiServer {
             tokens: None,
             bookmark_ms: std::sync::atomic::AtomicU64::new(BOOKMARK_INTERVAL.as_millis() as u64),
             ready: std::sync::atomic::AtomicBool::new(true),
+            service_network: std::sync::RwLock::new(ServiceNetwork::default()),
         })
     }
 
@@ -110,6 +116,7 @@ impl ApiServer {
             tokens: Some(Arc::new(tokens)),
             bookmark_ms: std::sync::atomic::AtomicU64::new(BOOKMARK_INTERVAL.as_millis() as u64),
             ready: std::sync::atomic::AtomicBool::new(true),
+            service_network: std::sync::RwLock::new(ServiceNetwork::default()),
         })
     }
 

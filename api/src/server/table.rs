@@ -148,11 +148,32 @@ fn service_row(v: &Value) -> Vec<Value> {
         .flatten()
         .filter_map(Value::as_str)
         .collect();
+    let ingress: Vec<&str> = v
+        .pointer("/status/loadBalancer/ingress")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["ip"].as_str().or(i["hostname"].as_str()))
+        .collect();
+    // kubectl's getServiceExternalIP.
+    let external = match s(v, "/spec/type") {
+        "LoadBalancer" => {
+            let mut all: Vec<&str> = external;
+            all.extend(&ingress);
+            if all.is_empty() {
+                "<pending>".to_string()
+            } else {
+                all.join(",")
+            }
+        }
+        "ExternalName" => s(v, "/spec/externalName").to_string(),
+        _ => or_none(&external.join(",")),
+    };
     vec![
         json!(s(v, "/metadata/name")),
         json!(s(v, "/spec/type")),
         json!(or_none(s(v, "/spec/clusterIP"))),
-        json!(or_none(&external.join(","))),
+        json!(external),
         json!(or_none(&ports.join(","))),
         json!(age(v, "/metadata/creationTimestamp")),
         json!(or_none(&selector.join(","))),
@@ -266,6 +287,14 @@ fn event_row(e: &Value) -> Vec<Value> {
     ]
 }
 
+/// The first three entries, then `+ N more...`, as kubectl's printers abbreviate endpoint lists.
+fn first_three(items: &[String]) -> String {
+    match items.len() {
+        0..=3 => items.join(","),
+        n => format!("{} + {} more...", items[..3].join(","), n - 3),
+    }
+}
+
 fn endpoints_row(e: &Value) -> Vec<Value> {
     let mut eps = Vec::new();
     for subset in e
@@ -282,8 +311,75 @@ fn endpoints_row(e: &Value) -> Vec<Value> {
     }
     vec![
         json!(s(e, "/metadata/name")),
-        json!(or_none(&eps.join(","))),
+        json!(or_none(&first_three(&eps))),
         json!(age(e, "/metadata/creationTimestamp")),
+    ]
+}
+
+/// An EndpointSlice: its ports (`<unset>` for a port without a number) and addresses.
+fn endpointslice_row(e: &Value) -> Vec<Value> {
+    let unset = |v: String| {
+        if v.is_empty() {
+            "<unset>".to_string()
+        } else {
+            v
+        }
+    };
+    let ports: Vec<String> = e["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| match p["port"].as_i64() {
+            Some(n) => n.to_string(),
+            None => "<unset>".to_string(),
+        })
+        .collect();
+    let addresses: Vec<String> = e["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|ep| ep["addresses"].as_array().into_iter().flatten())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    vec![
+        json!(s(e, "/metadata/name")),
+        json!(s(e, "/addressType")),
+        json!(unset(ports.join(","))),
+        json!(unset(first_three(&addresses))),
+        json!(age(e, "/metadata/creationTimestamp")),
+    ]
+}
+
+/// An IPAddress: its holder as `resource[.group]/[namespace/]name`.
+fn ipaddress_row(a: &Value) -> Vec<Value> {
+    let parent = match a.pointer("/spec/parentRef") {
+        Some(r) if r.is_object() => {
+            let mut out = r["resource"].as_str().unwrap_or("").to_lowercase();
+            if let Some(g) = r["group"].as_str().filter(|g| !g.is_empty()) {
+                out = format!("{out}.{}", g.to_lowercase());
+            }
+            if let Some(ns) = r["namespace"].as_str().filter(|n| !n.is_empty()) {
+                out = format!("{out}/{ns}");
+            }
+            format!("{out}/{}", r["name"].as_str().unwrap_or(""))
+        }
+        _ => "<none>".to_string(),
+    };
+    vec![json!(s(a, "/metadata/name")), json!(parent)]
+}
+
+fn servicecidr_row(c: &Value) -> Vec<Value> {
+    let cidrs: Vec<&str> = c
+        .pointer("/spec/cidrs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    vec![
+        json!(s(c, "/metadata/name")),
+        json!(cidrs.join(",")),
+        json!(age(c, "/metadata/creationTimestamp")),
     ]
 }
 
@@ -393,6 +489,28 @@ fn shape(res: &ApiResource) -> (Vec<Value>, RowFn) {
                 col("Age", "string", 0),
             ],
             endpoints_row,
+        ),
+        ("discovery.k8s.io", "endpointslices") => (
+            vec![
+                col("Name", "string", 0),
+                col("AddressType", "string", 0),
+                col("Ports", "string", 0),
+                col("Endpoints", "string", 0),
+                col("Age", "string", 0),
+            ],
+            endpointslice_row,
+        ),
+        ("networking.k8s.io", "ipaddresses") => (
+            vec![col("Name", "string", 0), col("ParentRef", "string", 0)],
+            ipaddress_row,
+        ),
+        ("networking.k8s.io", "servicecidrs") => (
+            vec![
+                col("Name", "string", 0),
+                col("CIDRs", "string", 0),
+                col("Age", "string", 0),
+            ],
+            servicecidr_row,
         ),
         ("", "namespaces") => (
             vec![

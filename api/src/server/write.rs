@@ -131,7 +131,7 @@ impl ApiServer {
                     .map_err(decode_error)?
                     .object;
                 obj.prepare_for_update(&old);
-                obj.validate()
+                obj.validate_update(&old)
             }
         };
         if !errs.is_empty() {
@@ -225,7 +225,10 @@ impl ApiServer {
             (Scope::Cluster, _) => None,
         };
         self.namespace_exists(res, ns.as_deref()).await?;
-        let created = self.writer(q)?.create(res, ns.as_deref(), value).await?;
+        let writer = self.writer(q)?;
+        let created = self
+            .store_create(writer.as_ref(), res, ns.as_deref(), value)
+            .await?;
         Ok(Json::created(created).with_warnings(warnings))
     }
 
@@ -285,7 +288,11 @@ impl ApiServer {
                         // Ownership was computed against `current`: write over exactly that.
                         pin_resource_version(&mut value, &current);
                     }
-                    match self.writer(q)?.replace(res, ns, name, value).await {
+                    let writer = self.writer(q)?;
+                    match self
+                        .store_replace(writer.as_ref(), res, ns, name, &current, value)
+                        .await
+                    {
                         Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
                         Err(e) if e.is_conflict() && !rv_given => continue,
                         Err(e) => return Err(e.into()),
@@ -407,7 +414,11 @@ impl ApiServer {
                 &res.api_version(),
                 &Time::now(),
             );
-            match self.writer(q)?.replace(res, ns, name, value).await {
+            let writer = self.writer(q)?;
+            match self
+                .store_replace(writer.as_ref(), res, ns, name, &current, value)
+                .await
+            {
                 Ok(v) => return Ok(Json::ok(v).with_warnings(warnings)),
                 Err(e) if e.is_conflict() && !rv_precondition => continue,
                 Err(e) => return Err(e.into()),

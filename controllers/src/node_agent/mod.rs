@@ -22,6 +22,7 @@
 
 mod node;
 pub mod probes;
+pub mod service_env;
 mod status;
 pub mod sync;
 mod volumes;

@@ -370,7 +370,8 @@ async fn ensure_sandbox(
     Ok(agent.runtime.sandbox_status(&id).await?)
 }
 
-/// The container's environment: literal values, and the downward API / ConfigMap references.
+/// The container's environment: literal values, the downward API / ConfigMap references, then the
+/// Services' variables ([`service_env`](super::service_env)).
 async fn environment(
     agent: &NodeAgent,
     pod: &Pod,
@@ -431,6 +432,15 @@ async fn environment(
             String::new()
         };
         env.push((e.name.clone(), value));
+    }
+    // The Services' variables, after the container's own (which win), as the kubelet adds them.
+    let services = super::service_env::visible_services(&agent.client, pod)
+        .await
+        .map_err(|e| format!("cannot list the Services for the environment: {e}"))?;
+    for (name, value) in super::service_env::service_env(&services) {
+        if !env.iter().any(|(n, _)| *n == name) {
+            env.push((name, value));
+        }
     }
     Ok(env)
 }

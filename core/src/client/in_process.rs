@@ -102,7 +102,7 @@ fn pod_grace_period(res: &ApiResource, pod: &Value, params: &DeleteParams) -> Op
 const GENERATE_NAME_RETRIES: u32 = 7;
 
 /// A random suffix for `generateName`, from Kubernetes' alphabet (no vowels, no look-alikes).
-fn random_suffix() -> String {
+pub fn random_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     uuid::Uuid::new_v4().as_bytes()[..5]
         .iter()

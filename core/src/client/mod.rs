@@ -41,7 +41,7 @@ use serde_json::Value;
 pub use api::{Api, Event};
 pub use error::ClientError;
 pub use fields::field_value;
-pub use in_process::InProcessClient;
+pub use in_process::{random_suffix, InProcessClient};
 pub use params::{DeleteOutcome, DeleteParams, ListParams, Patch, PropagationPolicy, WatchParams};
 pub use strategic_merge::strategic_merge;
 

@@ -29,6 +29,8 @@ pub trait AnyResource: Any + fmt::Debug + Send + Sync {
     fn prepare_for_update(&mut self, old: &dyn Any);
     /// The kind's create-only validation ([`Strategy::validate_create`]).
     fn validate_create(&self) -> FieldErrors;
+    /// The kind's update-only validation ([`Strategy::validate_update`]); empty when `old` is another kind.
+    fn validate_update(&self, old: &dyn Any) -> FieldErrors;
     /// Serializes to JSON.
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error>;
     /// Upcast for downcasting.
@@ -70,6 +72,12 @@ impl<K: Resource + ApplyDefaults + Validate + Strategy> AnyResource for K {
     }
     fn validate_create(&self) -> FieldErrors {
         Strategy::validate_create(self)
+    }
+    fn validate_update(&self, old: &dyn Any) -> FieldErrors {
+        match old.downcast_ref::<K>() {
+            Some(old) => Strategy::validate_update(self, old),
+            None => FieldErrors::default(),
+        }
     }
     fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::to_value(self)
@@ -158,6 +166,14 @@ impl Object {
     pub fn validate_create(&self) -> FieldErrors {
         let mut errs = self.0.validate();
         errs.extend(self.0.validate_create());
+        errs
+    }
+
+    /// Validates an update of the stored object `old` as Kubernetes does: [`Object::validate`] and the
+    /// kind's update-only rules.
+    pub fn validate_update(&self, old: &Object) -> FieldErrors {
+        let mut errs = self.0.validate();
+        errs.extend(self.0.validate_update(old.0.as_any()));
         errs
     }
 

@@ -336,17 +336,29 @@ impl<K: Resource> Controller<K> {
                         .observe(t.elapsed().as_secs_f64());
                 }
             }
-            let Some(obj) = self.main.cache().get(&key.cache_key()) else {
-                // Gone: nothing to reconcile (cleanup that must happen belongs in a finalizer).
-                self.queue.forget(&key);
-                self.queue.done(&key);
-                continue;
-            };
             let ctx = Context {
                 client: self.client.clone(),
                 cache: self.main.cache(),
                 object: key.clone(),
                 retries: self.queue.num_requeues(&key),
+            };
+            let Some(obj) = self.main.cache().get(&key.cache_key()) else {
+                // Gone: the reconciler may clean up (see `Reconciler::cleanup`).
+                let span = tracing::info_span!("cleanup", controller = %self.name, object = %key);
+                match reconciler.cleanup(&ctx).instrument(span).await {
+                    Ok(action) => {
+                        self.queue.forget(&key);
+                        if let Some(d) = action.requeue_after() {
+                            self.queue.add_after(key.clone(), d);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(controller = %self.name, object = %key, error = %e, "cleanup failed");
+                        self.queue.add_rate_limited(key.clone());
+                    }
+                }
+                self.queue.done(&key);
+                continue;
             };
             let span = tracing::info_span!("reconcile", controller = %self.name, object = %key);
             let started = Instant::now();

@@ -88,6 +88,15 @@ pub trait Reconciler<K: Resource>: Send + Sync + 'static {
     /// Observes `obj`, compares desired with current state, acts, and says when to come back.
     async fn reconcile(&self, obj: Arc<K>, ctx: &Context<K>) -> Result<Action, Self::Error>;
 
+    /// Called instead of [`reconcile`](Self::reconcile) when the key's object is gone from the cache
+    /// (deleted): the place for cleanup of what the controller made without an ownerReference (the
+    /// Endpoints controller deletes the Endpoints of a deleted Service). `ctx.object_ref()` names it.
+    /// The default does nothing; a failure is retried with backoff. Cleanup that must happen even
+    /// when the controller is not running belongs in a finalizer instead.
+    async fn cleanup(&self, _ctx: &Context<K>) -> Result<Action, Self::Error> {
+        Ok(Action::await_change())
+    }
+
     /// What to do about a failure (default: retry with backoff).
     fn error_policy(&self, _obj: &Arc<K>, _error: &Self::Error, _ctx: &Context<K>) -> ErrorAction {
         ErrorAction::Retry

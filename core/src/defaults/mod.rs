@@ -19,7 +19,7 @@ mod pod;
 mod replicaset;
 mod service;
 
-use crate::kinds::{APIService, ConfigMap, Event, Lease};
+use crate::kinds::{APIService, ConfigMap, EndpointSlice, Event, IPAddress, Lease, ServiceCIDR};
 
 pub use namespace::METADATA_NAME_LABEL;
 pub use pod::{default_pod_spec, pull_policy_for};
@@ -47,3 +47,16 @@ impl ApplyDefaults for ConfigMap {}
 impl ApplyDefaults for Lease {}
 /// The API server writes its APIServices whole.
 impl ApplyDefaults for APIService {}
+/// Kubernetes defaults nothing on IPAddresses.
+impl ApplyDefaults for IPAddress {}
+/// Kubernetes defaults nothing on ServiceCIDRs.
+impl ApplyDefaults for ServiceCIDR {}
+
+/// Ports without a protocol get `TCP` (`SetDefaults_EndpointPort`).
+impl ApplyDefaults for EndpointSlice {
+    fn apply_defaults(&mut self) {
+        for p in &mut self.ports {
+            fill(&mut p.protocol, "TCP");
+        }
+    }
+}

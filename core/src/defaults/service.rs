@@ -4,18 +4,29 @@ use super::{fill, ApplyDefaults};
 use crate::kinds::Service;
 use crate::IntOrString;
 
+/// Seconds a client sticks to its endpoint under `sessionAffinity: ClientIP` (3 hours).
+pub const DEFAULT_CLIENT_IP_TIMEOUT: i32 = 10_800;
+
 impl ApplyDefaults for Service {
     /// type `ClusterIP`, sessionAffinity `None`, port protocol `TCP`, targetPort = port (when absent, 0 or
     /// `""`), internalTrafficPolicy `Cluster` for ClusterIP, NodePort and LoadBalancer Services, and
     /// externalTrafficPolicy `Cluster` for externally reachable ones (NodePort, LoadBalancer, or ClusterIP with
     /// externalIPs). `ipFamilyPolicy`/`ipFamilies`/`clusterIPs` are not defaults in Kubernetes: the service
-    /// registry fills them when it allocates the ClusterIP.
+    /// registry fills them when it allocates the ClusterIP. ClientIP affinity gets a 10,800 s timeout,
+    /// a LoadBalancer `allocateLoadBalancerNodePorts: true`.
     fn apply_defaults(&mut self) {
         let spec = &mut self.spec;
         fill(&mut spec.session_affinity, "None");
         fill(&mut spec.type_, "ClusterIP");
+        // Go writes these non-pointer fields only when set: 0 and false are "unset".
+        if spec.publish_not_ready_addresses == Some(false) {
+            spec.publish_not_ready_addresses = None;
+        }
         for p in &mut spec.ports {
             fill(&mut p.protocol, "TCP");
+            if p.node_port == Some(0) {
+                p.node_port = None;
+            }
             let unset = match &p.target_port {
                 None => true,
                 Some(IntOrString::Int(n)) => *n == 0,
@@ -31,6 +42,18 @@ impl ApplyDefaults for Service {
             || (ty == "ClusterIP" && !spec.external_ips.is_empty());
         if externally_accessible {
             fill(&mut spec.external_traffic_policy, "Cluster");
+        }
+        if spec.session_affinity.as_deref() == Some("ClientIP") {
+            let config = spec
+                .session_affinity_config
+                .get_or_insert_with(Default::default);
+            let client_ip = config.client_ip.get_or_insert_with(Default::default);
+            client_ip
+                .timeout_seconds
+                .get_or_insert(DEFAULT_CLIENT_IP_TIMEOUT);
+        }
+        if ty == "LoadBalancer" {
+            spec.allocate_load_balancer_node_ports.get_or_insert(true);
         }
         if matches!(ty, "ClusterIP" | "NodePort" | "LoadBalancer") {
             spec.internal_traffic_policy

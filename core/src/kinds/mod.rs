@@ -6,6 +6,9 @@
 //! | [`ReplicaSet`] | apps/v1 | replicasets (rs) | namespaced |
 //! | [`Service`] | v1 | services (svc) | namespaced |
 //! | [`Endpoints`] | v1 | endpoints (ep) | namespaced |
+//! | [`EndpointSlice`] | discovery.k8s.io/v1 | endpointslices | namespaced |
+//! | [`IPAddress`] | networking.k8s.io/v1 | ipaddresses (ip) | cluster (one per allocated ClusterIP) |
+//! | [`ServiceCIDR`] | networking.k8s.io/v1 | servicecidrs | cluster |
 //! | [`Node`] | v1 | nodes (no) | cluster |
 //! | [`Namespace`] | v1 | namespaces (ns) | cluster |
 //! | [`Event`] | v1 | events (ev) | namespaced |
@@ -21,8 +24,10 @@
 
 mod apiservice;
 mod configmap;
+mod endpoint_slice;
 mod endpoints;
 mod event;
+mod ip_address;
 mod lease;
 mod namespace;
 mod node;
@@ -37,8 +42,16 @@ pub use apiservice::{
     APIServiceStatus, ServiceReference,
 };
 pub use configmap::ConfigMap;
+pub use endpoint_slice::{
+    Endpoint, EndpointConditions, EndpointSlice, EndpointSlicePort, MANAGED_BY_CONTROLLER,
+    MANAGED_BY_LABEL, SERVICE_NAME_LABEL,
+};
 pub use endpoints::{EndpointAddress, EndpointPort, EndpointSubset, Endpoints};
 pub use event::{Event, EventSeries, EventSource};
+pub use ip_address::{
+    Condition, IPAddress, IPAddressSpec, ParentReference, ServiceCIDR, ServiceCIDRSpec,
+    ServiceCIDRStatus, DEFAULT_SERVICE_CIDR, IP_ALLOCATOR, IP_FAMILY_LABEL, IP_MANAGED_BY_LABEL,
+};
 pub use lease::{Lease, LeaseSpec};
 pub use namespace::{Namespace, NamespaceCondition, NamespaceSpec, NamespaceStatus};
 pub use node::{
@@ -59,6 +72,7 @@ pub use replicaset::{
     ScaleStatus,
 };
 pub use service::{
-    LoadBalancerIngress, LoadBalancerStatus, Service, ServicePort, ServiceSpec, ServiceStatus,
+    ClientIPConfig, LoadBalancerIngress, LoadBalancerStatus, Service, ServicePort, ServiceSpec,
+    ServiceStatus, SessionAffinityConfig,
 };
 pub use taint::{Taint, Toleration};

@@ -114,6 +114,10 @@ pub struct PodSpec {
     /// Pod hostname (defaults to the pod name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// With `hostname`, the pod's DNS name is `<hostname>.<subdomain>.<ns>.svc.<domain>` when a
+    /// headless Service named `subdomain` selects it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subdomain: Option<String>,
     /// Which scheduler places the pod (default `default-scheduler`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler_name: Option<String>,

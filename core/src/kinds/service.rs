@@ -44,7 +44,7 @@ pub struct ServiceSpec {
     /// The virtual IPs, one per family; the first equals `clusterIP`.
     #[serde(default, rename = "clusterIPs", skip_serializing_if = "Vec::is_empty")]
     pub cluster_ips: Vec<String>,
-    /// `ClusterIP` (default) or `NodePort`.
+    /// `ClusterIP` (default), `NodePort`, `LoadBalancer` or `ExternalName`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
     /// Extra IPs the proxy accepts traffic on.
@@ -68,6 +68,63 @@ pub struct ServiceSpec {
     /// `Cluster` (default) or `Local`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub internal_traffic_policy: Option<String>,
+    /// For `ExternalName` Services: the DNS name the Service's name is a CNAME of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_name: Option<String>,
+    /// Session affinity settings (the ClientIP timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_affinity_config: Option<SessionAffinityConfig>,
+    /// For `LoadBalancer` Services: whether NodePorts are allocated (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocate_load_balancer_node_ports: Option<bool>,
+}
+
+/// How long a client sticks to one endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAffinityConfig {
+    /// For `sessionAffinity: ClientIP`.
+    #[serde(default, rename = "clientIP", skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<ClientIPConfig>,
+}
+
+/// ClientIP affinity settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientIPConfig {
+    /// Seconds a client sticks to its endpoint (1-86400, default 10800).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<i32>,
+}
+
+impl ServiceSpec {
+    /// The type, `ClusterIP` when unset.
+    pub fn type_name(&self) -> &str {
+        self.type_
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .unwrap_or("ClusterIP")
+    }
+
+    /// Whether the Service has a virtual IP to allocate (every type but `ExternalName`).
+    pub fn needs_cluster_ip(&self) -> bool {
+        self.type_name() != "ExternalName"
+    }
+
+    /// Whether the Service gets NodePorts (`NodePort`, and `LoadBalancer` unless
+    /// `allocateLoadBalancerNodePorts: false`).
+    pub fn needs_node_ports(&self) -> bool {
+        match self.type_name() {
+            "NodePort" => true,
+            "LoadBalancer" => self.allocate_load_balancer_node_ports != Some(false),
+            _ => false,
+        }
+    }
+
+    /// Whether the Service is headless (`clusterIP: None`).
+    pub fn is_headless(&self) -> bool {
+        self.cluster_ip.as_deref() == Some("None")
+    }
 }
 
 /// One port of a Service.

@@ -22,12 +22,13 @@
 //! ```
 
 mod qos;
+mod service;
 
 pub use qos::qos_class;
 
 use crate::kinds::{
-    APIService, ConfigMap, Endpoints, Event, Lease, LoadBalancerStatus, Namespace, NamespaceStatus,
-    Node, Pod, PodStatus, ReplicaSet, ReplicaSetStatus, Service, ServiceStatus,
+    APIService, ConfigMap, EndpointSlice, Endpoints, Event, IPAddress, Lease, Namespace,
+    NamespaceStatus, Node, Pod, PodStatus, ReplicaSet, ReplicaSetStatus, ServiceCIDR,
 };
 use crate::validation::{FieldError, FieldErrors, FieldPath};
 
@@ -43,6 +44,11 @@ pub trait Strategy: Sized {
     /// What only a create must not contain (a Pod with ephemeral containers), beyond
     /// [`Validate`](crate::validation::Validate).
     fn validate_create(&self) -> FieldErrors {
+        FieldErrors::default()
+    }
+    /// What an update must not change (an allocated ClusterIP), beyond
+    /// [`Validate`](crate::validation::Validate); `old` is the stored object.
+    fn validate_update(&self, _old: &Self) -> FieldErrors {
         FieldErrors::default()
     }
 }
@@ -104,19 +110,20 @@ impl Strategy for ReplicaSet {
     }
 }
 
-impl Strategy for Service {
-    /// `status` becomes `{loadBalancer: {}}`.
-    fn prepare_for_create(&mut self) {
-        self.status = Some(ServiceStatus {
-            load_balancer: Some(LoadBalancerStatus::default()),
-        });
-    }
-}
-
 /// Node agents register their Node with its status; Kubernetes keeps it.
 impl Strategy for Node {}
 /// No status.
 impl Strategy for Endpoints {}
+/// No status.
+impl Strategy for EndpointSlice {}
+/// No status.
+impl Strategy for IPAddress {}
+/// The status (its `Ready` condition) is the server's: a create starts without one.
+impl Strategy for ServiceCIDR {
+    fn prepare_for_create(&mut self) {
+        self.status = None;
+    }
+}
 /// No status.
 impl Strategy for Event {}
 /// No status.
@@ -129,7 +136,7 @@ impl Strategy for APIService {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::Container;
+    use crate::kinds::{Container, Service};
 
     #[test]
     fn create_resets_status_and_status_updates_keep_the_qos_class() {

@@ -7,9 +7,11 @@
 
 mod apiservice;
 mod configmap;
+mod endpoint_slice;
 mod endpoints;
 mod event;
 mod field;
+mod ip_address;
 mod lease;
 pub mod names;
 mod namespace;
@@ -20,6 +22,7 @@ mod ports;
 mod replicaset;
 mod service;
 
+pub use endpoint_slice::ADDRESS_TYPES;
 pub use event::EVENT_TYPES;
 pub use field::{ErrorType, FieldError, FieldErrors, FieldPath};
 pub use node::TAINT_EFFECTS;

@@ -1,8 +1,8 @@
-//! Service validation. Skiff implements the `ClusterIP` and `NodePort` types; others are refused by name.
+//! Service validation (`ValidateService`), for the four types Kubernetes has.
 
 use std::collections::BTreeSet;
 
-use super::names::{dns1035_label, ip_address, port_name};
+use super::names::{dns1035_label, dns1123_subdomain, ip_address, port_name};
 use super::object_meta::{validate_labels, validate_object_meta};
 use super::ports::{validate_named_ports, PortEntry};
 use super::{FieldError, FieldErrors, FieldPath, Validate};
@@ -10,7 +10,7 @@ use crate::kinds::Service;
 use crate::{IntOrString, Resource};
 
 /// Service types Skiff serves.
-pub const SERVICE_TYPES: &[&str] = &["ClusterIP", "NodePort"];
+pub const SERVICE_TYPES: &[&str] = &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
 
 impl Validate for Service {
     fn validate(&self) -> FieldErrors {
@@ -26,14 +26,31 @@ impl Validate for Service {
             ));
         }
         let headless = s.cluster_ip.as_deref() == Some("None");
-        if headless && ty == "NodePort" {
+        if headless && matches!(ty, "NodePort" | "LoadBalancer") {
             errs.push(FieldError::invalid(
                 &spec.child("clusterIP"),
                 "None",
-                "may not be set to 'None' for NodePort services",
+                format!("may not be set to 'None' for {ty} services"),
             ));
         }
-        if s.ports.is_empty() && !headless {
+        if ty == "ExternalName" {
+            let field = spec.child("externalName");
+            match s.external_name.as_deref().filter(|n| !n.is_empty()) {
+                None => errs.push(FieldError::required(&field, "")),
+                Some(name) => {
+                    for msg in dns1123_subdomain(name.trim_end_matches('.')) {
+                        errs.push(FieldError::invalid(&field, name, msg));
+                    }
+                }
+            }
+            if let Some(ip) = s.cluster_ip.as_deref().filter(|ip| !ip.is_empty()) {
+                errs.push(FieldError::forbidden(
+                    &spec.child("clusterIP"),
+                    format!("may not be set for ExternalName services (got {ip:?})"),
+                ));
+            }
+        }
+        if s.ports.is_empty() && !headless && ty != "ExternalName" {
             errs.push(FieldError::required(&spec.child("ports"), ""));
         }
         let ports = spec.child("ports");
@@ -69,7 +86,7 @@ impl Validate for Service {
                 _ => {}
             }
             if let Some(np) = p.node_port.filter(|np| *np != 0) {
-                if ty != "NodePort" {
+                if !matches!(ty, "NodePort" | "LoadBalancer") {
                     errs.push(FieldError::forbidden(
                         &pp.child("nodePort"),
                         format!("may not be used when `type` is '{ty}'"),
@@ -99,6 +116,23 @@ impl Validate for Service {
                     &spec.child("clusterIPs").index(0),
                     first,
                     "must be equal to `clusterIP`",
+                ));
+            }
+        }
+        if let Some(t) = s
+            .session_affinity_config
+            .as_ref()
+            .and_then(|c| c.client_ip.as_ref())
+            .and_then(|c| c.timeout_seconds)
+        {
+            if !(1..=86_400).contains(&t) {
+                errs.push(FieldError::invalid(
+                    &spec
+                        .child("sessionAffinityConfig")
+                        .child("clientIP")
+                        .child("timeoutSeconds"),
+                    t,
+                    "must be greater than 0 and less than 86400",
                 ));
             }
         }
