@@ -20,6 +20,7 @@ pub mod endpoints;
 pub mod gc;
 pub mod node_agent;
 pub mod node_lifecycle;
+pub mod proxy;
 pub mod replicaset;
 pub mod scheduler;
 

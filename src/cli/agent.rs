@@ -25,6 +25,15 @@ pub enum RuntimeKind {
     Podman,
 }
 
+/// How the node forwards Services' traffic (`--proxy-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProxyMode {
+    /// Tokio listeners on the ClusterIPs (local addresses on `lo`) and NodePorts, copying bytes.
+    Userspace,
+    /// No service proxy on this node.
+    None,
+}
+
 /// The node agent's options.
 #[derive(Clone, Debug, Args)]
 pub struct AgentArgs {
@@ -52,6 +61,9 @@ pub struct AgentArgs {
     /// with an event stream (Docker, Podman) report starts and exits at once besides.
     #[arg(long, default_value = "1s", value_parser = super::up::parse_duration, value_name = "DURATION", hide = true)]
     pub relist_period: std::time::Duration,
+    /// The service proxy's data path (needs root: its ClusterIPs are addresses on `lo`).
+    #[arg(long, value_enum, default_value_t = ProxyMode::Userspace)]
+    pub proxy_mode: ProxyMode,
 }
 
 /// Parses `--pod-cidr a.b.c.0/24` into its first three octets.
@@ -117,6 +129,50 @@ pub fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>
         out.insert(k.to_string(), v.to_string());
     }
     Ok(out)
+}
+
+/// Starts the node's service proxy (see `skiff_controllers::proxy`); its addresses' label is named
+/// after the node's pod subnet (`lo:skiff-svc7` for 10.244.7.0/24), so nodes on one host keep apart.
+fn start_proxy(
+    mode: ProxyMode,
+    client: &Arc<dyn Client>,
+    [_, _, c]: [u8; 3],
+    shutdown: &Shutdown,
+) -> Option<tokio::task::JoinHandle<()>> {
+    use skiff_controllers::proxy::{self, userspace::UserspaceProxy, LoopbackAddresses, Proxy};
+    use skiff_core::client::Api;
+    use skiff_core::informer::Informer;
+    let backend: Arc<dyn Proxy> = match mode {
+        ProxyMode::None => return None,
+        ProxyMode::Userspace => {
+            if !is_root() {
+                eprintln!("warning: --proxy-mode userspace needs root for its ClusterIP addresses; no service proxy runs");
+                return None;
+            }
+            Arc::new(UserspaceProxy::new(Arc::new(LoopbackAddresses::new(
+                &format!("skiff-svc{c}"),
+            ))))
+        }
+    };
+    let services = Informer::new(Api::all(client.clone()));
+    let slices = Informer::new(Api::all(client.clone()));
+    Some(tokio::spawn(proxy::run(
+        services,
+        slices,
+        backend,
+        shutdown.clone(),
+    )))
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
 }
 
 /// A started node agent.
@@ -212,11 +268,16 @@ pub async fn start(
     );
     let endpoint = skiff_api::kubelet::KubeletServer::new(runtime.clone(), token);
     tokio::spawn(endpoint.serve(listener, shutdown.clone()));
+    let proxy = start_proxy(args.proxy_mode, &client, subnet, &shutdown);
     let agent = NodeAgent::new(client, runtime, config);
     let registered = agent.registered();
     let task = tokio::spawn(async move {
         if let Err(e) = agent.run(shutdown).await {
             eprintln!("node agent stopped: {e}");
+        }
+        // The proxy removes its addresses on the same shutdown.
+        if let Some(proxy) = proxy {
+            let _ = proxy.await;
         }
     });
     Ok(Started { task, registered })

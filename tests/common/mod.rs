@@ -194,6 +194,12 @@ impl Cluster {
             .args(["link", "del", &format!("skiff{}", self.subnet)])
             .stderr(Stdio::null())
             .status();
+        // The service proxy's ClusterIPs (a killed `skiff up` leaves them).
+        let label = format!("lo:skiff-svc{}", self.subnet);
+        let _ = Command::new("ip")
+            .args(["addr", "flush", "dev", "lo", "label", &label])
+            .stderr(Stdio::null())
+            .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,0 +1,401 @@
+//! Services end to end on `skiff up` with real pods (the process runtime) and the real kubectl: a
+//! ReplicaSet of web servers exposed with `kubectl expose`, its Endpoints and EndpointSlices following
+//! readiness and scale, the Service variables in a client pod's environment, and everything released
+//! when the Service goes. Needs root (see `common`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{can_run, Cluster};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+/// GET `path` from `addr` over plain HTTP/1.0: the body, or the I/O error.
+fn get(addr: &str, path: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(3))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or("")
+        .trim()
+        .to_string())
+}
+
+/// The pods that answer `n` requests to `addr`.
+fn answering(addr: &str, n: usize) -> Vec<String> {
+    let mut names: Vec<String> = (0..n).filter_map(|_| get(addr, "/name").ok()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+const RS: &str = r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: python3
+        # Each pod serves its own directory: /name says which pod answered; /ready is the
+        # shared readiness switch.
+        command: ["sh", "-c", "d=DIR/$POD; mkdir -p $d && echo $POD > $d/name && ln -sf DIR/ready $d/ready && cd $d && exec python3 -m http.server 8080"]
+        env:
+        - name: POD
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /ready, port: http}, periodSeconds: 1, failureThreshold: 1}
+"#;
+
+const CLIENT: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers:
+  - name: main
+    image: sleep
+    command: ["sleep", "600"]
+"#;
+
+fn eventually(what: &str, mut f: impl FnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        match f() {
+            Ok(()) => return,
+            Err(state) if Instant::now() > deadline => {
+                panic!("timed out waiting for {what}: {state}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+fn ok(c: &Cluster, args: &[&str]) -> String {
+    let (ok, out) = c.kubectl(args);
+    assert!(ok, "kubectl {args:?} failed:\n{out}");
+    out.trim().to_string()
+}
+
+fn words(c: &Cluster, args: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = ok(c, args).split_whitespace().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// (ready, not ready) addresses of the Endpoints, and the slices' endpoints by readiness.
+fn addresses(c: &Cluster) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
+    let ready = words(
+        c,
+        &[
+            "get",
+            "ep",
+            "web",
+            "-o",
+            "jsonpath={.subsets[*].addresses[*].ip}",
+        ],
+    );
+    let unready = words(
+        c,
+        &[
+            "get",
+            "ep",
+            "web",
+            "-o",
+            "jsonpath={.subsets[*].notReadyAddresses[*].ip}",
+        ],
+    );
+    let slices = "jsonpath={range .items[*].endpoints[*]}{.addresses[0]}={.conditions.ready} {end}";
+    let all = words(
+        c,
+        &[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            slices,
+        ],
+    );
+    let (r, u): (Vec<String>, Vec<String>) = all.into_iter().partition(|e| e.ends_with("=true"));
+    let strip = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .map(|e| e.split('=').next().unwrap().to_string())
+            .collect()
+    };
+    (ready, unready, strip(r), strip(u))
+}
+
+fn pod_ips(c: &Cluster) -> Vec<String> {
+    words(
+        c,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "--field-selector=status.phase=Running",
+            "-o",
+            "jsonpath={.items[*].status.podIP}",
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_follows_its_pods_and_reaches_the_environment() {
+    if !can_run() {
+        return;
+    }
+    let c = Cluster::start_with(
+        "services",
+        "",
+        &["--service-cluster-ip-range", "10.97.0.0/16"],
+    );
+    let www = c.dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("ready"), "ok").unwrap();
+    let file = c.dir.join("rs.yaml");
+    std::fs::write(&file, RS.replace("DIR", www.to_str().unwrap())).unwrap();
+    ok(&c, &["apply", "-f", file.to_str().unwrap()]);
+    ok(
+        &c,
+        &[
+            "expose",
+            "rs",
+            "web",
+            "--port",
+            "80",
+            "--target-port",
+            "http",
+        ],
+    );
+    let ip = ok(
+        &c,
+        &["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"],
+    );
+    assert!(ip.starts_with("10.97."), "{ip}");
+
+    // Three ready pods: three ready addresses, port 8080 resolved from the name.
+    eventually("3 ready endpoints", || {
+        let (ready, _, slice_ready, _) = addresses(&c);
+        let ips = pod_ips(&c);
+        if ips.len() == 3 && ready == ips && slice_ready == ips {
+            Ok(())
+        } else {
+            Err(format!(
+                "pods {ips:?}, endpoints {ready:?}, slices {slice_ready:?}"
+            ))
+        }
+    });
+    let ports = ok(
+        &c,
+        &[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+            "-o",
+            "jsonpath={.items[*].ports[*].port}",
+        ],
+    );
+    assert_eq!(ports, "8080");
+    // Traffic: from the host to the ClusterIP, spread over all three pods; and from a pod.
+    let pods = words(
+        &c,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ],
+    );
+    let vip = format!("{ip}:80");
+    eventually("all three pods answer through the ClusterIP", || {
+        let names = answering(&vip, 30);
+        if names == pods {
+            Ok(())
+        } else {
+            Err(format!("{names:?} of {pods:?}"))
+        }
+    });
+    let described = ok(&c, &["describe", "svc", "web"]);
+    assert!(
+        described.contains("Endpoints:") && described.contains(":8080"),
+        "{described}"
+    );
+    let wide = ok(&c, &["get", "endpointslices", "-o", "wide"]);
+    assert!(
+        wide.contains("ADDRESSTYPE") && wide.contains("IPv4"),
+        "{wide}"
+    );
+
+    // The client pod sees the Service (and the kubernetes Service) in its environment.
+    c.create(CLIENT).await;
+    c.wait_for("client", "running", |p| common::is_running(p, "main"))
+        .await;
+    let env = ok(&c, &["exec", "client", "--", "env"]);
+    assert!(env.contains(&format!("WEB_SERVICE_HOST={ip}")), "{env}");
+    assert!(env.contains("WEB_SERVICE_PORT=80"), "{env}");
+    assert!(env.contains(&format!("WEB_PORT=tcp://{ip}:80")), "{env}");
+    assert!(env.contains(&format!("WEB_PORT_80_TCP_ADDR={ip}")), "{env}");
+    assert!(env.contains("KUBERNETES_SERVICE_HOST=10.97.0.1"), "{env}");
+    assert!(env.contains("KUBERNETES_SERVICE_PORT_HTTPS=443"), "{env}");
+    let from_pod = ok(
+        &c,
+        &[
+            "exec",
+            "client",
+            "--",
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            &format!("http://{ip}/name"),
+        ],
+    );
+    assert!(pods.contains(&from_pod), "{from_pod} of {pods:?}");
+
+    // Readiness fails: the addresses move to notReadyAddresses and ready=false; then back.
+    std::fs::remove_file(www.join("ready")).unwrap();
+    eventually("3 unready endpoints", || {
+        let (ready, unready, slice_ready, slice_unready) = addresses(&c);
+        if ready.is_empty()
+            && unready.len() == 3
+            && slice_ready.is_empty()
+            && slice_unready.len() == 3
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "{ready:?} {unready:?} {slice_ready:?} {slice_unready:?}"
+            ))
+        }
+    });
+    // Nobody is ready: a connection is refused or reset, not left hanging.
+    let refused = get(&vip, "/name");
+    assert!(
+        refused.as_ref().is_err_and(|e| matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionRefused
+        )) || refused.as_ref().is_ok_and(|body| body.is_empty()),
+        "{refused:?}"
+    );
+    std::fs::write(www.join("ready"), "ok").unwrap();
+    eventually("ready again", || {
+        let (ready, unready, _, _) = addresses(&c);
+        if ready.len() == 3 && unready.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{ready:?} {unready:?}"))
+        }
+    });
+
+    // Scale to 5, then to 1: the endpoints follow.
+    for n in [5usize, 1] {
+        ok(&c, &["scale", "rs", "web", &format!("--replicas={n}")]);
+        eventually(&format!("{n} endpoints"), || {
+            let (ready, _, slice_ready, slice_unready) = addresses(&c);
+            let ips = pod_ips(&c);
+            if ips.len() == n && ready == ips && slice_ready == ips {
+                Ok(())
+            } else {
+                Err(format!(
+                    "pods {ips:?}, endpoints {ready:?}, slices {slice_ready:?} + {slice_unready:?}"
+                ))
+            }
+        });
+    }
+
+    // A NodePort on the node's address.
+    ok(
+        &c,
+        &["create", "svc", "nodeport", "web-np", "--tcp=8081:8080"],
+    );
+    ok(
+        &c,
+        &[
+            "patch",
+            "svc",
+            "web-np",
+            "-p",
+            r#"{"spec":{"selector":{"app":"web"}}}"#,
+        ],
+    );
+    let node_port = ok(
+        &c,
+        &[
+            "get",
+            "svc",
+            "web-np",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ],
+    );
+    let node_ip = ok(
+        &c,
+        &[
+            "get",
+            "node",
+            &c.node,
+            "-o",
+            "jsonpath={.status.addresses[0].address}",
+        ],
+    );
+    eventually("the NodePort answers", || {
+        get(&format!("{node_ip}:{node_port}"), "/name")
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+
+    // Deleting the Service: its address is released, its listener closed, its Endpoints and slices go.
+    ok(&c, &["delete", "svc", "web"]);
+    assert!(!ok(&c, &["get", "ipaddresses", "-o", "name"]).contains(&ip));
+    eventually("endpoints and slices gone", || {
+        let eps = ok(&c, &["get", "ep", "-o", "name"]);
+        let slices = ok(
+            &c,
+            &[
+                "get",
+                "endpointslices",
+                "-l",
+                "kubernetes.io/service-name=web",
+                "-o",
+                "name",
+            ],
+        );
+        if !eps.lines().any(|l| l == "endpoints/web") && slices.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{eps} | {slices}"))
+        }
+    });
+    // The proxy let go of the address: no pod answers there, and it is no longer local.
+    eventually("the ClusterIP is released by the proxy", || {
+        let local = std::process::Command::new("ip")
+            .args(["-o", "addr", "show", "dev", "lo"])
+            .output()
+            .unwrap();
+        let local = String::from_utf8_lossy(&local.stdout).contains(&format!(" {ip}/32"));
+        let names = answering(&vip, 3);
+        if !local && names.iter().all(|n| !pods.contains(n)) {
+            Ok(())
+        } else {
+            Err(format!("local {local}, {names:?}"))
+        }
+    });
+    c.stop().await;
+}
