@@ -27,6 +27,26 @@ fn get(addr: &str, path: &str) -> std::io::Result<String> {
         .to_string())
 }
 
+/// Asks `server` (UDP) for `name`/`qtype`: the response code and the answers' data as text.
+fn dns(server: &str, name: &str, qtype: hickory_proto::rr::RecordType) -> (String, Vec<String>) {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
+    let mut q = Message::new(4242, MessageType::Query, OpCode::Query);
+    q.metadata.recursion_desired = true;
+    q.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    socket.send_to(&q.to_vec().unwrap(), server).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = socket.recv(&mut buf).unwrap();
+    let reply = Message::from_vec(&buf[..n]).unwrap();
+    let mut answers: Vec<String> = reply.answers.iter().map(|r| r.data.to_string()).collect();
+    answers.sort();
+    (format!("{:?}", reply.metadata.response_code), answers)
+}
+
 /// The pods that answer `n` requests to `addr`.
 fn answering(addr: &str, n: usize) -> Vec<String> {
     let mut names: Vec<String> = (0..n).filter_map(|_| get(addr, "/name").ok()).collect();
@@ -136,6 +156,20 @@ fn addresses(c: &Cluster) -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>
             .collect()
     };
     (ready, unready, strip(r), strip(u))
+}
+
+/// The host's search domains, as the pods' resolv.conf appends them (with a leading space).
+fn host_search() -> String {
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    host.lines()
+        .rev()
+        .filter_map(|l| {
+            l.strip_prefix("search ")
+                .or_else(|| l.strip_prefix("domain "))
+        })
+        .next()
+        .map(|s| format!(" {}", s.split_whitespace().collect::<Vec<_>>().join(" ")))
+        .unwrap_or_default()
 }
 
 fn pod_ips(c: &Cluster) -> Vec<String> {
@@ -254,6 +288,41 @@ async fn a_service_follows_its_pods_and_reaches_the_environment() {
     assert!(env.contains(&format!("WEB_PORT_80_TCP_ADDR={ip}")), "{env}");
     assert!(env.contains("KUBERNETES_SERVICE_HOST=10.97.0.1"), "{env}");
     assert!(env.contains("KUBERNETES_SERVICE_PORT_HTTPS=443"), "{env}");
+    // Cluster DNS from the pod: resolv.conf, the Service by its full and its short name.
+    let resolv = ok(&c, &["exec", "client", "--", "cat", "/etc/resolv.conf"]);
+    assert_eq!(
+        resolv,
+        format!("nameserver 10.97.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local{}\noptions ndots:5", host_search()),
+        "{resolv}"
+    );
+    let full = ok(
+        &c,
+        &[
+            "exec",
+            "client",
+            "--",
+            "getent",
+            "hosts",
+            "web.default.svc.cluster.local",
+        ],
+    );
+    assert!(full.starts_with(&format!("{ip} ")), "{full}");
+    let short = ok(&c, &["exec", "client", "--", "getent", "hosts", "web"]);
+    assert!(short.starts_with(&format!("{ip} ")), "{short}");
+    let by_name = ok(
+        &c,
+        &[
+            "exec",
+            "client",
+            "--",
+            "curl",
+            "-s",
+            "-m",
+            "5",
+            "http://web/name",
+        ],
+    );
+    assert!(pods.contains(&by_name), "{by_name} of {pods:?}");
     let from_pod = ok(
         &c,
         &[
@@ -319,6 +388,87 @@ async fn a_service_follows_its_pods_and_reaches_the_environment() {
             }
         });
     }
+
+    // DNS records from the host, through the kube-dns ClusterIP: A, SRV for a named port, a headless
+    // Service's ready endpoints, ExternalName as CNAME, PTR, NXDOMAIN, and names outside the cluster.
+    use hickory_proto::rr::RecordType;
+    let server = "10.97.0.10:53";
+    assert_eq!(
+        dns(server, "web.default.svc.cluster.local.", RecordType::A),
+        ("NoError".into(), vec![ip.clone()])
+    );
+    assert_eq!(
+        dns(server, "nope.default.svc.cluster.local.", RecordType::A).0,
+        "NXDomain"
+    );
+    ok(
+        &c,
+        &[
+            "create",
+            "svc",
+            "clusterip",
+            "peers",
+            "--clusterip=None",
+            "--tcp=8080:8080",
+        ],
+    );
+    ok(
+        &c,
+        &[
+            "patch",
+            "svc",
+            "peers",
+            "-p",
+            r#"{"spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":8080,"targetPort":8080}]}}"#,
+        ],
+    );
+    ok(
+        &c,
+        &[
+            "create",
+            "svc",
+            "externalname",
+            "ext",
+            "--external-name=example.com",
+        ],
+    );
+    let all = pod_ips(&c);
+    eventually("the headless Service's endpoints in DNS", || {
+        let got = dns(server, "peers.default.svc.cluster.local.", RecordType::A);
+        if got == ("NoError".into(), all.clone()) {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    });
+    let srv = dns(
+        server,
+        "_http._tcp.peers.default.svc.cluster.local.",
+        RecordType::SRV,
+    )
+    .1;
+    assert_eq!(srv.len(), all.len(), "{srv:?}");
+    assert!(
+        srv.iter()
+            .all(|r| r.contains(" 8080 ") && r.ends_with(".peers.default.svc.cluster.local.")),
+        "{srv:?}"
+    );
+    assert_eq!(
+        dns(server, "ext.default.svc.cluster.local.", RecordType::A).1,
+        vec!["example.com.".to_string()]
+    );
+    let octets: Vec<&str> = ip.split('.').rev().collect();
+    assert_eq!(
+        dns(
+            server,
+            &format!("{}.in-addr.arpa.", octets.join(".")),
+            RecordType::PTR
+        )
+        .1,
+        vec!["web.default.svc.cluster.local.".to_string()]
+    );
+    let (code, _) = dns(server, "dns-version.cluster.local.", RecordType::TXT);
+    assert_eq!(code, "NoError");
 
     // A NodePort on the node's address.
     ok(

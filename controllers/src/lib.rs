@@ -16,6 +16,7 @@
 //!   foreground and orphan deletion.
 
 pub mod control_plane;
+pub mod dns;
 pub mod endpoints;
 pub mod gc;
 pub mod node_agent;

@@ -61,6 +61,13 @@ pub struct AgentArgs {
     /// with an event stream (Docker, Podman) report starts and exits at once besides.
     #[arg(long, default_value = "1s", value_parser = super::up::parse_duration, value_name = "DURATION", hide = true)]
     pub relist_period: std::time::Duration,
+    /// The cluster DNS address pods with `dnsPolicy: ClusterFirst` get in their resolv.conf (`skiff up`:
+    /// the 10th address of the service range, where its DNS is; without it, pods get the node's).
+    #[arg(long, value_name = "IP")]
+    pub cluster_dns: Option<std::net::Ipv4Addr>,
+    /// The cluster domain of pods' DNS search path.
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub cluster_domain: String,
     /// The service proxy's data path (needs root: its ClusterIPs are addresses on `lo`).
     #[arg(long, value_enum, default_value_t = ProxyMode::Userspace)]
     pub proxy_mode: ProxyMode,
@@ -250,6 +257,8 @@ pub async fn start(
     config.limitations = limitations;
     config.relist_period = args.relist_period;
     config.pod_cidr = Some(args.pod_cidr.clone());
+    config.cluster_dns = args.cluster_dns.map(|ip| ip.to_string());
+    config.cluster_domain = args.cluster_domain.clone();
     // The endpoint the API server proxies logs and exec to, on the node's address.
     let token = skiff_api::auth::random_token()
         .context("cannot make a token for the node agent's endpoint")?;

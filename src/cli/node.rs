@@ -51,7 +51,7 @@ pub(crate) fn run(args: &NodeArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
         let (client, server) = connect(args)?;
         let (stop, shutdown) = Shutdown::new();
         tokio::spawn(async move {
-            let _ = tokio::signal::ctrl_c().await;
+            super::up::interrupted().await;
             stop.trigger();
         });
         let started = super::agent::start(&args.agent, client, &data_dir, shutdown).await?;

@@ -107,6 +107,92 @@ pub(crate) fn default_data_dir() -> PathBuf {
     }
 }
 
+/// Starts the cluster DNS on `bind` (a free port, UDP and TCP) and points the `kube-dns` Service
+/// (`dns_ip`:53 in kube-system) at it.
+async fn start_dns(
+    server: &Arc<skiff_api::ApiServer>,
+    client: &Arc<dyn skiff_core::client::Client>,
+    bind: std::net::IpAddr,
+    dns_ip: std::net::Ipv4Addr,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    use skiff_controllers::dns::{self, DnsServer};
+    use skiff_core::client::Api;
+    use skiff_core::informer::Informer;
+    use skiff_core::kinds::EndpointSlice;
+    // One port for both transports: try until UDP and TCP both get it.
+    let (udp, tcp) = {
+        let mut tries = 0;
+        loop {
+            let udp = tokio::net::UdpSocket::bind((bind, 0))
+                .await
+                .context("cluster DNS: cannot bind a UDP port")?;
+            let port = udp.local_addr()?.port();
+            match tokio::net::TcpListener::bind((bind, port)).await {
+                Ok(tcp) => break (udp, tcp),
+                Err(e) if tries < 20 => {
+                    tries += 1;
+                    let _ = e;
+                }
+                Err(e) => return Err(e).context("cluster DNS: cannot bind a TCP port"),
+            }
+        }
+    };
+    let addr = udp.local_addr()?;
+    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let upstream = dns::server::nameservers(&host, &[dns_ip.into()]);
+    let server_dns = DnsServer::new(
+        dns::CLUSTER_DOMAIN,
+        Informer::new(Api::all(client.clone())),
+        Informer::new(Api::all(client.clone())),
+        upstream,
+    );
+    tokio::spawn(server_dns.serve(udp, tcp, shutdown.clone()));
+    server
+        .ensure_service(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": dns::SERVICE_NAME, "namespace": "kube-system",
+                "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}},
+            "spec": {"clusterIP": dns_ip.to_string(), "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+            ]},
+        }))
+        .await
+        .context("cannot create the kube-dns Service")?;
+    let slice = dns::endpoints_for(addr);
+    let api: Api<EndpointSlice> = Api::namespaced(client.clone(), "kube-system");
+    let name = slice.metadata.name.clone().unwrap_or_default();
+    match api.get_opt(&name).await? {
+        None => {
+            api.create(&slice).await?;
+        }
+        Some(mut have) => {
+            have.endpoints = slice.endpoints;
+            have.ports = slice.ports;
+            api.replace(&name, &have).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (systemd, `kill`): the process stops cleanly, and the proxy
+/// removes its addresses.
+pub(crate) async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
 pub(crate) fn run(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -171,7 +257,7 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
     })?;
     let (stop, shutdown) = Shutdown::new();
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        interrupted().await;
         stop.trigger();
     });
     // Allocations a crash left without their Service are released, as Kubernetes' repair loops do.
@@ -188,7 +274,14 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
             shutdown.clone(),
         ));
     }
-    // The control plane's controllers (`skiff server` is the API server alone).
+    // Cluster DNS, behind the kube-dns Service (`skiff server` is the API server alone).
+    let mut agent_args = args.agent.clone();
+    if with_agent {
+        let dns_ip = args.service_cluster_ip_range.dns();
+        start_dns(&server, &client, advertise.ip(), dns_ip, &shutdown).await?;
+        agent_args.cluster_dns.get_or_insert(dns_ip);
+    }
+    // The control plane's controllers.
     if with_agent {
         skiff_controllers::control_plane::start(
             client.clone(),
@@ -204,7 +297,7 @@ async fn up(args: &UpArgs, out: &mut dyn Write, with_agent: bool) -> anyhow::Res
     // registered its Node and watches its pods.
     let (agent, mut registered) = if with_agent {
         server.set_ready(false);
-        let started = super::agent::start(&args.agent, client, &data_dir, shutdown.clone()).await?;
+        let started = super::agent::start(&agent_args, client, &data_dir, shutdown.clone()).await?;
         (Some(started.task), Some(started.registered))
     } else {
         (None, None)

@@ -55,6 +55,39 @@ async fn upsert<K: Resource>(
 }
 
 impl ApiServer {
+    /// Creates the Service `svc` (JSON, with `metadata.namespace`) unless one of its name exists, through
+    /// the same defaulting, validation and allocation as a client's create: for the Services the
+    /// cluster itself runs (`kubernetes`, `kube-dns`).
+    pub async fn ensure_service(&self, svc: Value) -> Result<(), ClientError> {
+        let res = Service::api_resource();
+        let ns = svc
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(NAMESPACE)
+            .to_string();
+        let name = svc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        match self.client.get(&res, Some(&ns), &name).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+        let (value, _) = self
+            .admit(&res, &Q::new(), svc, Intent::Create)
+            .map_err(|e| ClientError::Api(e.0))?;
+        match self
+            .store_create(self.client.as_ref(), &res, Some(&ns), value)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_already_exists() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Makes sure the `kubernetes` ServiceCIDR, Service, Endpoints and EndpointSlice exist, the
     /// endpoints naming `advertise` (the API server's address as pods and nodes reach it).
     pub async fn ensure_kubernetes_service(
@@ -73,34 +106,17 @@ impl ApiServer {
         });
         upsert::<ServiceCIDR>(self, None, DEFAULT_SERVICE_CIDR, cidr, &["spec"]).await?;
 
-        let res = Service::api_resource();
-        match self.client.get(&res, Some(NAMESPACE), NAME).await {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {
-                let svc = json!({
-                    "apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": NAME, "namespace": NAMESPACE,
-                        "labels": {"component": "apiserver", "provider": "kubernetes"}},
-                    "spec": {
-                        "clusterIP": net.cluster_ips.first().to_string(),
-                        "ports": [{"name": "https", "port": 443, "protocol": "TCP",
-                            "targetPort": advertise.port()}],
-                    },
-                });
-                let (value, _) = self
-                    .admit(&res, &Q::new(), svc, Intent::Create)
-                    .map_err(|e| ClientError::Api(e.0))?;
-                match self
-                    .store_create(self.client.as_ref(), &res, Some(NAMESPACE), value)
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if e.is_already_exists() => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        let svc = json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": NAME, "namespace": NAMESPACE,
+                "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {
+                "clusterIP": net.cluster_ips.first().to_string(),
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                    "targetPort": advertise.port()}],
+            },
+        });
+        self.ensure_service(svc).await?;
 
         let ip = advertise.ip().to_string();
         let port = json!({"name": "https", "port": advertise.port(), "protocol": "TCP"});

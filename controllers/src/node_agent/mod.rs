@@ -20,6 +20,7 @@
 //! pods. A relister ("PLEG") notices containers that exit and requeues their pods; [`probes`] run
 //! liveness, readiness and startup probes and requeue a pod when a result changes.
 
+pub mod dns_config;
 mod node;
 pub mod probes;
 pub mod service_env;
@@ -90,6 +91,11 @@ pub struct NodeConfig {
     pub endpoint_port: Option<u16>,
     /// Annotations put on the Node (e.g. the token the API server presents to the agent's endpoint).
     pub annotations: BTreeMap<String, String>,
+    /// The cluster DNS address pods with `dnsPolicy: ClusterFirst` use (the kubelet's `--cluster-dns`);
+    /// without one they get the node's resolv.conf.
+    pub cluster_dns: Option<String>,
+    /// The cluster domain (`cluster.local`).
+    pub cluster_domain: String,
 }
 
 impl NodeConfig {
@@ -109,6 +115,8 @@ impl NodeConfig {
             pod_cidr: None,
             endpoint_port: None,
             annotations: BTreeMap::new(),
+            cluster_dns: None,
+            cluster_domain: "cluster.local".into(),
         }
     }
 }

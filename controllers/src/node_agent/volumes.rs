@@ -1,5 +1,6 @@
 //! Pod volumes on the node: emptyDir as a directory per pod (removed with the pod), hostPath as is,
-//! configMap as files written from the ConfigMap.
+//! configMap as files written from the ConfigMap; and every container's /etc/resolv.conf (see
+//! [`dns_config`](super::dns_config)).
 
 use std::path::{Path, PathBuf};
 
@@ -64,6 +65,26 @@ pub(crate) async fn mounts(
             host_path: host,
             container_path: PathBuf::from(&vm.mount_path),
             read_only: vm.read_only.unwrap_or(false),
+        });
+    }
+    // The pod's resolv.conf (see `dns_config`), unless the container mounts its own.
+    let resolv = Path::new("/etc/resolv.conf");
+    if !out.iter().any(|m| m.container_path == resolv) {
+        let host = std::fs::read_to_string(resolv).unwrap_or_default();
+        let text = super::dns_config::resolv_conf(
+            pod,
+            agent.config.cluster_dns.as_deref(),
+            &agent.config.cluster_domain,
+            &host,
+        );
+        let dir = pod_dir(agent, &uid);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let file = dir.join("resolv.conf");
+        std::fs::write(&file, text).map_err(|e| format!("{}: {e}", file.display()))?;
+        out.push(Mount {
+            host_path: file,
+            container_path: resolv.to_path_buf(),
+            read_only: true,
         });
     }
     Ok(out)

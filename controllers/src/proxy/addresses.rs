@@ -89,7 +89,10 @@ impl Addresses for LoopbackAddresses {
                 Ok(_) => {
                     now.insert(*addr);
                 }
-                Err(ProxyError::Command { message, .. }) if message.contains("File exists") => {
+                // Ours already, or another node's on this host (the kernel delivers it locally either way).
+                Err(ProxyError::Command { message, .. })
+                    if message.contains("File exists") || message.contains("already assigned") =>
+                {
                     now.insert(*addr);
                 }
                 Err(e) => {

@@ -64,8 +64,8 @@ pub use pod::{
     ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
     EmptyDirVolumeSource, EnvVar, EnvVarSource, EphemeralContainer, ExecAction, HostIp,
     HostPathVolumeSource, HttpGetAction, HttpHeader, KeyToPath, ObjectFieldSelector, Pod,
-    PodCondition, PodIp, PodSecurityContext, PodSpec, PodStatus, PodTemplateSpec, Probe,
-    ResourceRequirements, TcpSocketAction, Volume, VolumeMount,
+    PodCondition, PodDnsConfig, PodDnsConfigOption, PodIp, PodSecurityContext, PodSpec, PodStatus,
+    PodTemplateSpec, Probe, ResourceRequirements, TcpSocketAction, Volume, VolumeMount,
 };
 pub use replicaset::{
     ReplicaSet, ReplicaSetCondition, ReplicaSetSpec, ReplicaSetStatus, Scale, ScaleSpec,

@@ -133,6 +133,9 @@ pub struct PodSpec {
     /// Whether service environment variables are injected (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_service_links: Option<bool>,
+    /// DNS settings merged into what `dnsPolicy` gives (all of it with `dnsPolicy: None`).
+    #[serde(default, rename = "dnsConfig", skip_serializing_if = "Option::is_none")]
+    pub dns_config: Option<PodDnsConfig>,
     /// `PreemptLowerPriority` (the default) or `Never`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preemption_policy: Option<String>,
@@ -745,4 +748,31 @@ pub struct PodTemplateSpec {
     /// Spec of the pods.
     #[serde(default)]
     pub spec: PodSpec,
+}
+
+/// A pod's own DNS settings (`spec.dnsConfig`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodDnsConfig {
+    /// Name servers (at most 3 in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nameservers: Vec<String>,
+    /// Search domains (at most 32 in all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub searches: Vec<String>,
+    /// Resolver options (`ndots`, `timeout`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<PodDnsConfigOption>,
+}
+
+/// One resolver option.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodDnsConfigOption {
+    /// The option's name.
+    #[serde(default)]
+    pub name: String,
+    /// Its value, if it takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }

@@ -80,6 +80,45 @@ pub fn validate_pod_spec(spec: &PodSpec, path: &FieldPath) -> FieldErrors {
             ));
         }
     }
+    let dns = spec.dns_config.clone().unwrap_or_default();
+    let dns_path = path.child("dnsConfig");
+    if spec.dns_policy.as_deref() == Some("None") && dns.nameservers.is_empty() {
+        errs.push(FieldError::required(
+            &dns_path.child("nameservers"),
+            "must provide at least one DNS nameserver when `dnsPolicy` is None",
+        ));
+    }
+    if dns.nameservers.len() > 3 {
+        errs.push(FieldError::invalid(
+            &dns_path.child("nameservers"),
+            dns.nameservers.join(","),
+            "must not have more than 3 nameservers",
+        ));
+    }
+    for (i, ns) in dns.nameservers.iter().enumerate() {
+        for msg in super::names::ip_address(ns) {
+            errs.push(FieldError::invalid(
+                &dns_path.child("nameservers").index(i),
+                ns,
+                msg,
+            ));
+        }
+    }
+    if dns.searches.len() > 32 {
+        errs.push(FieldError::invalid(
+            &dns_path.child("searches"),
+            dns.searches.join(","),
+            "must not have more than 32 search paths",
+        ));
+    }
+    for (i, o) in dns.options.iter().enumerate() {
+        if o.name.is_empty() {
+            errs.push(FieldError::required(
+                &dns_path.child("options").index(i).child("name"),
+                "",
+            ));
+        }
+    }
     if let Some(g) = spec.termination_grace_period_seconds {
         if g < 0 {
             errs.push(FieldError::invalid(
