@@ -163,6 +163,28 @@ async fn the_seed_pod_runs_unchanged(engine: &Engine) {
     assert!(git.contains("usage: git"), "{git}");
     let (ok, hello) = cluster.kubectl(&["exec", "nginx", "-c", "nginx", "--", "printenv", "hello"]);
     assert!(ok && hello.trim() == "world", "{hello}");
+    // The resolv.conf of dnsPolicy ClusterFirst, on the engine too, and the Service variables.
+    let (ok, resolv) = cluster.kubectl(&[
+        "exec",
+        "nginx",
+        "-c",
+        "nginx",
+        "--",
+        "cat",
+        "/etc/resolv.conf",
+    ]);
+    assert!(ok && resolv.starts_with("nameserver 10.96.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local"), "{resolv}");
+    assert!(resolv.contains("options ndots:5"), "{resolv}");
+    let (ok, host) = cluster.kubectl(&[
+        "exec",
+        "nginx",
+        "-c",
+        "nginx",
+        "--",
+        "printenv",
+        "KUBERNETES_SERVICE_HOST",
+    ]);
+    assert!(ok && host.trim() == "10.96.0.1", "{host}");
     // `kubectl exec -i`: stdin through the API server and the node to the engine's exec, and the
     // command's exit code back.
     let piped = Command::new("sh")
