@@ -179,6 +179,19 @@ impl Allocator<'_> {
         }
     }
 
+    /// The names of every record of `res` (the allocated addresses or ports), for the search of a
+    /// free one once random picks keep colliding.
+    async fn taken(&self, res: &ApiResource) -> Result<BTreeSet<String>, ApiError> {
+        Ok(self
+            .client
+            .list(res, None, &ListParams::default())
+            .await?
+            .items
+            .iter()
+            .map(|o| name_of(o).to_string())
+            .collect())
+    }
+
     /// Allocates `requested`, or a random free address.
     async fn ip(&mut self, requested: Option<&str>) -> Result<Option<String>, ApiError> {
         let res = IPAddress::api_resource();
@@ -217,15 +230,7 @@ impl Allocator<'_> {
             }
         }
         // Nearly full: look for a free one among the allocated.
-        let taken: BTreeSet<String> = self
-            .client
-            .list(&res, None, &ListParams::default())
-            .await?
-            .items
-            .iter()
-            .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect();
+        let taken = self.taken(&res).await?;
         for n in 1..=range.usable() {
             let Some(ip) = range.nth(n).map(|a| a.to_string()) else {
                 break;
@@ -289,15 +294,7 @@ impl Allocator<'_> {
                 return Ok(Some(port));
             }
         }
-        let taken: BTreeSet<String> = self
-            .client
-            .list(&res, None, &ListParams::default())
-            .await?
-            .items
-            .iter()
-            .filter_map(|o| o.pointer("/metadata/name").and_then(Value::as_str))
-            .map(str::to_string)
-            .collect();
+        let taken = self.taken(&res).await?;
         for port in range.all() {
             if !taken.contains(&port.to_string())
                 && !self.made.ports.contains(&port)
