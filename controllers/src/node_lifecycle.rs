@@ -123,7 +123,11 @@ impl NodeLifecycle {
                 .await?
                 .and_then(|l| l.spec.renew_time)
                 .map(|t| t.0);
+            // A node that never renewed a Lease gets its grace from its creation, as Kubernetes'
+            // controller starts its probe clock when it first sees a node: a node just registered
+            // has not had the time to write its first Lease yet.
             let silent = renewed
+                .or(node.metadata.creation_timestamp.map(|t| t.0))
                 .map(|t| (Utc::now() - t).to_std().unwrap_or_default())
                 .unwrap_or(Duration::MAX);
             let tainted = node
@@ -173,11 +177,22 @@ impl NodeLifecycle {
         let name = node.metadata.name.clone().unwrap_or_default();
         let now = Time::now();
         let mut conditions: Vec<NodeCondition> = node.status.clone().unwrap_or_default().conditions;
-        for c in conditions.iter_mut().filter(|c| c.type_ == "Ready") {
-            c.status = "Unknown".into();
-            c.reason = Some("NodeStatusUnknown".into());
-            c.message = Some("Kubelet stopped posting node status.".into());
-            c.last_transition_time = Some(now);
+        match conditions.iter_mut().find(|c| c.type_ == "Ready") {
+            Some(c) => {
+                c.status = "Unknown".into();
+                c.reason = Some("NodeStatusUnknown".into());
+                c.message = Some("Kubelet stopped posting node status.".into());
+                c.last_transition_time = Some(now);
+            }
+            // Kubernetes' words for a node whose agent never posted a status.
+            None => conditions.push(NodeCondition {
+                type_: "Ready".into(),
+                status: "Unknown".into(),
+                reason: Some("NodeStatusNeverUpdated".into()),
+                message: Some("Kubelet never posted node status.".into()),
+                last_transition_time: Some(now),
+                last_heartbeat_time: None,
+            }),
         }
         nodes
             .patch_status(
@@ -387,6 +402,43 @@ mod tests {
             .unwrap();
         c.check_all().await.unwrap();
         assert!(nodes.get("gone").await.unwrap().spec.taints.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_node_just_registered_gets_its_grace_and_a_silent_one_without_status_gets_ready_unknown(
+    ) {
+        let client: Arc<dyn Client> = InProcessClient::shared(Arc::new(MemoryStore::new()));
+        let nodes: Api<Node> = Api::all(client.clone());
+        // Registered, no status and no Lease yet (its agent is about to write them).
+        nodes.create(&Node::named("fresh")).await.unwrap();
+        // A Lease long stale and no status at all.
+        nodes.create(&Node::named("mute")).await.unwrap();
+        let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+        let mut lease = Lease::named("mute");
+        lease.metadata.namespace = Some("kube-node-lease".into());
+        lease.spec.renew_time = Some(MicroTime(Utc::now() - chrono::Duration::seconds(120)));
+        leases.create(&lease).await.unwrap();
+        let c = NodeLifecycle::new(client.clone(), NodeLifecycleConfig::default());
+        c.check_all().await.unwrap();
+        let fresh = nodes.get("fresh").await.unwrap();
+        assert!(fresh.spec.taints.is_empty(), "{:?}", fresh.spec.taints);
+        assert!(fresh.status.unwrap_or_default().conditions.is_empty());
+        let mute = nodes.get("mute").await.unwrap();
+        let ready: Vec<_> = mute
+            .status
+            .unwrap()
+            .conditions
+            .into_iter()
+            .filter(|c| c.type_ == "Ready")
+            .map(|c| (c.status, c.reason))
+            .collect();
+        assert_eq!(
+            ready,
+            [(
+                "Unknown".to_string(),
+                Some("NodeStatusNeverUpdated".to_string())
+            )]
+        );
     }
 
     #[test]

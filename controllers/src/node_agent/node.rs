@@ -230,16 +230,23 @@ pub(crate) async fn heartbeat(agent: Arc<NodeAgent>, shutdown: Shutdown) {
         // Every minute the Ready condition's heartbeat; at once when it changes, or when the node
         // controller marked the node Unknown while this agent was away.
         let node = nodes.get(&agent.config.name).await.ok();
+        // A Ready condition that is missing (a writer replaced the conditions) differs too.
         let differs = node.as_ref().is_some_and(|n| {
-            n.status.as_ref().is_some_and(|s| {
+            !n.status.as_ref().is_some_and(|s| {
                 s.conditions
                     .iter()
-                    .any(|c| c.type_ == "Ready" && c.status != ready)
+                    .any(|c| c.type_ == "Ready" && c.status == ready)
             })
         });
         if beats % 6 == 5 || differs {
             if let Some(node) = node {
                 let mut conditions = node.status.unwrap_or_default().conditions;
+                if !conditions.iter().any(|c| c.type_ == "Ready") {
+                    conditions.push(NodeCondition {
+                        type_: "Ready".into(),
+                        ..NodeCondition::default()
+                    });
+                }
                 for c in conditions.iter_mut().filter(|c| c.type_ == "Ready") {
                     c.last_heartbeat_time = Some(Time::now());
                     if c.status != ready {
