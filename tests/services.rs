@@ -188,14 +188,43 @@ fn pod_ips(c: &Cluster) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_service_follows_its_pods_and_reaches_the_environment() {
+async fn services_through_the_userspace_proxy() {
+    suite("userspace", 97).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn services_through_the_nftables_proxy() {
+    suite("nftables", 98).await;
+}
+
+/// Whether `ip` is an address of this host (on lo, where the userspace proxy holds ClusterIPs).
+fn is_local(ip: &str) -> bool {
+    let out = std::process::Command::new("ip")
+        .args(["-o", "addr", "show", "dev", "lo"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains(&format!(" {ip}/32"))
+}
+
+/// The nftables table of `c`'s proxy, as `nft` lists it (empty when there is none).
+fn nft_table(c: &Cluster) -> String {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", &format!("skiff-proxy{}", c.subnet)])
+        .output()
+        .expect("nft");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The whole story on one cluster whose proxy runs in `mode`, with the Service range 10.`net`.0.0/16.
+async fn suite(mode: &str, net: u8) {
     if !can_run() {
         return;
     }
+    let range = format!("10.{net}.0.0/16");
     let c = Cluster::start_with(
-        "services",
+        &format!("services-{mode}"),
         "",
-        &["--service-cluster-ip-range", "10.97.0.0/16"],
+        &["--service-cluster-ip-range", &range, "--proxy-mode", mode],
     );
     let www = c.dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
@@ -219,7 +248,7 @@ async fn a_service_follows_its_pods_and_reaches_the_environment() {
         &c,
         &["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"],
     );
-    assert!(ip.starts_with("10.97."), "{ip}");
+    assert!(ip.starts_with(&format!("10.{net}.")), "{ip}");
 
     // Three ready pods: three ready addresses, port 8080 resolved from the name.
     eventually("3 ready endpoints", || {
@@ -266,6 +295,19 @@ async fn a_service_follows_its_pods_and_reaches_the_environment() {
             Err(format!("{names:?} of {pods:?}"))
         }
     });
+    // The data path: in nftables mode the kernel translates (the ClusterIP is no local address and
+    // the table maps it to the Service's chain); in userspace mode it is an address on lo.
+    if mode == "nftables" {
+        assert!(!is_local(&ip), "{ip} must not be local in nftables mode");
+        let table = nft_table(&c);
+        assert!(
+            table.contains(&format!("{ip} . tcp . 80 : goto svc-default/web/tcp/"))
+                && table.contains("numgen random mod 3"),
+            "{table}"
+        );
+    } else {
+        assert!(is_local(&ip), "{ip} is held on lo in userspace mode");
+    }
     let described = ok(&c, &["describe", "svc", "web"]);
     assert!(
         described.contains("Endpoints:") && described.contains(":8080"),
@@ -286,13 +328,16 @@ async fn a_service_follows_its_pods_and_reaches_the_environment() {
     assert!(env.contains("WEB_SERVICE_PORT=80"), "{env}");
     assert!(env.contains(&format!("WEB_PORT=tcp://{ip}:80")), "{env}");
     assert!(env.contains(&format!("WEB_PORT_80_TCP_ADDR={ip}")), "{env}");
-    assert!(env.contains("KUBERNETES_SERVICE_HOST=10.97.0.1"), "{env}");
+    assert!(
+        env.contains(&format!("KUBERNETES_SERVICE_HOST=10.{net}.0.1")),
+        "{env}"
+    );
     assert!(env.contains("KUBERNETES_SERVICE_PORT_HTTPS=443"), "{env}");
     // Cluster DNS from the pod: resolv.conf, the Service by its full and its short name.
     let resolv = ok(&c, &["exec", "client", "--", "cat", "/etc/resolv.conf"]);
     assert_eq!(
         resolv,
-        format!("nameserver 10.97.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local{}\noptions ndots:5", host_search()),
+        format!("nameserver 10.{net}.0.10\nsearch default.svc.cluster.local svc.cluster.local cluster.local{}\noptions ndots:5", host_search()),
         "{resolv}"
     );
     let full = ok(
@@ -337,6 +382,24 @@ async fn a_service_follows_its_pods_and_reaches_the_environment() {
         ],
     );
     assert!(pods.contains(&from_pod), "{from_pod} of {pods:?}");
+
+    // A pod reaching itself through its own Service (hairpin): every request answered.
+    for _ in 0..9 {
+        let me = ok(
+            &c,
+            &[
+                "exec",
+                &pods[0],
+                "--",
+                "curl",
+                "-s",
+                "-m",
+                "5",
+                &format!("http://{ip}/name"),
+            ],
+        );
+        assert!(pods.contains(&me), "hairpin from {}: {me:?}", pods[0]);
+    }
 
     // Readiness fails: the addresses move to notReadyAddresses and ready=false; then back.
     std::fs::remove_file(www.join("ready")).unwrap();
@@ -392,7 +455,7 @@ async fn a_service_follows_its_pods_and_reaches_the_environment() {
     // DNS records from the host, through the kube-dns ClusterIP: A, SRV for a named port, a headless
     // Service's ready endpoints, ExternalName as CNAME, PTR, NXDOMAIN, and names outside the cluster.
     use hickory_proto::rr::RecordType;
-    let server = "10.97.0.10:53";
+    let server = &format!("10.{net}.0.10:53");
     assert_eq!(
         dns(server, "web.default.svc.cluster.local.", RecordType::A),
         ("NoError".into(), vec![ip.clone()])
@@ -535,17 +598,36 @@ async fn a_service_follows_its_pods_and_reaches_the_environment() {
     });
     // The proxy let go of the address: no pod answers there, and it is no longer local.
     eventually("the ClusterIP is released by the proxy", || {
-        let local = std::process::Command::new("ip")
-            .args(["-o", "addr", "show", "dev", "lo"])
-            .output()
-            .unwrap();
-        let local = String::from_utf8_lossy(&local.stdout).contains(&format!(" {ip}/32"));
+        let local = is_local(&ip);
         let names = answering(&vip, 3);
-        if !local && names.iter().all(|n| !pods.contains(n)) {
+        let ruled = mode == "nftables" && nft_table(&c).contains(&format!("{ip} . tcp"));
+        if !local && !ruled && names.iter().all(|n| !pods.contains(n)) {
             Ok(())
         } else {
-            Err(format!("local {local}, {names:?}"))
+            Err(format!("local {local}, in the table {ruled}, {names:?}"))
         }
     });
+    let mut c = c;
+    assert!(c.terminate(), "skiff up did not stop on SIGTERM");
+    // Stopped: nothing of the proxy is left (no table, no addresses, no forwarding rule).
+    assert_eq!(nft_table(&c), "", "the proxy's table outlived it");
+    let held = std::process::Command::new("ip")
+        .args(["-o", "addr", "show", "dev", "lo", "label"])
+        .arg(format!("lo:skiff-svc{}", c.subnet))
+        .output()
+        .unwrap();
+    assert!(
+        held.stdout.is_empty(),
+        "the proxy's addresses outlived it: {held:?}"
+    );
+    let forward = std::process::Command::new("iptables")
+        .args(["-S", "FORWARD"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    assert!(
+        !forward.contains(&format!("skiff skiff-proxy{} services", c.subnet)),
+        "{forward}"
+    );
     c.stop().await;
 }

@@ -28,6 +28,8 @@ pub enum RuntimeKind {
 /// How the node forwards Services' traffic (`--proxy-mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ProxyMode {
+    /// Kernel DNAT from one private nftables table (kube-proxy's nftables mode).
+    Nftables,
     /// Tokio listeners on the ClusterIPs (local addresses on `lo`) and NodePorts, copying bytes.
     Userspace,
     /// No service proxy on this node.
@@ -68,9 +70,10 @@ pub struct AgentArgs {
     /// The cluster domain of pods' DNS search path.
     #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
     pub cluster_domain: String,
-    /// The service proxy's data path (needs root: its ClusterIPs are addresses on `lo`).
-    #[arg(long, value_enum, default_value_t = ProxyMode::Userspace)]
-    pub proxy_mode: ProxyMode,
+    /// The service proxy's data path (default: nftables where root and `nft` are available, else
+    /// userspace). Both need root (rules, and the ClusterIPs as addresses on `lo`).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub proxy_mode: Option<ProxyMode>,
 }
 
 /// Parses `--pod-cidr a.b.c.0/24` into its first three octets.
@@ -140,26 +143,37 @@ pub fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>
 
 /// Starts the node's service proxy (see `skiff_controllers::proxy`); its addresses' label is named
 /// after the node's pod subnet (`lo:skiff-svc7` for 10.244.7.0/24), so nodes on one host keep apart.
-fn start_proxy(
-    mode: ProxyMode,
+async fn start_proxy(
+    mode: Option<ProxyMode>,
     client: &Arc<dyn Client>,
     [_, _, c]: [u8; 3],
     shutdown: &Shutdown,
 ) -> Option<tokio::task::JoinHandle<()>> {
+    use skiff_controllers::proxy::nftables::{Kernel, NftablesProxy};
     use skiff_controllers::proxy::{self, userspace::UserspaceProxy, LoopbackAddresses, Proxy};
     use skiff_core::client::Api;
     use skiff_core::informer::Informer;
+    let mode = match mode {
+        Some(mode) => mode,
+        None if is_root() && Kernel::available().await => ProxyMode::Nftables,
+        None => ProxyMode::Userspace,
+    };
+    if mode == ProxyMode::None {
+        return None;
+    }
+    if !is_root() {
+        eprintln!("warning: --proxy-mode {mode:?} needs root (rules, and ClusterIP addresses on lo); no service proxy runs");
+        return None;
+    }
+    // Per node (its pod subnet), so several nodes on one host keep apart.
+    let userspace = UserspaceProxy::new(Arc::new(LoopbackAddresses::new(&format!("skiff-svc{c}"))));
     let backend: Arc<dyn Proxy> = match mode {
-        ProxyMode::None => return None,
-        ProxyMode::Userspace => {
-            if !is_root() {
-                eprintln!("warning: --proxy-mode userspace needs root for its ClusterIP addresses; no service proxy runs");
-                return None;
-            }
-            Arc::new(UserspaceProxy::new(Arc::new(LoopbackAddresses::new(
-                &format!("skiff-svc{c}"),
-            ))))
-        }
+        ProxyMode::Nftables => Arc::new(NftablesProxy::new(
+            &format!("skiff-proxy{c}"),
+            Arc::new(Kernel),
+            userspace,
+        )),
+        _ => Arc::new(userspace),
     };
     let services = Informer::new(Api::all(client.clone()));
     let slices = Informer::new(Api::all(client.clone()));
@@ -277,7 +291,7 @@ pub async fn start(
     );
     let endpoint = skiff_api::kubelet::KubeletServer::new(runtime.clone(), token);
     tokio::spawn(endpoint.serve(listener, shutdown.clone()));
-    let proxy = start_proxy(args.proxy_mode, &client, subnet, &shutdown);
+    let proxy = start_proxy(args.proxy_mode, &client, subnet, &shutdown).await;
     let agent = NodeAgent::new(client, runtime, config);
     let registered = agent.registered();
     let task = tokio::spawn(async move {

@@ -183,6 +183,64 @@ impl Cluster {
         }
     }
 
+    /// Removes what a killed `skiff up`'s service proxy leaves: its ClusterIPs on lo, its nftables
+    /// table and its FORWARD rule.
+    pub fn forget_proxy(&self) {
+        // The service proxy's ClusterIPs (a killed `skiff up` leaves them).
+        let label = format!("lo:skiff-svc{}", self.subnet);
+        let _ = Command::new("ip")
+            .args(["addr", "flush", "dev", "lo", "label", &label])
+            .stderr(Stdio::null())
+            .status();
+        // And its nftables table and FORWARD rule.
+        let table = format!("skiff-proxy{}", self.subnet);
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &table])
+            .stderr(Stdio::null())
+            .status();
+        let tag = format!("skiff {table} services");
+        let rule = [
+            "FORWARD",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "DNAT",
+            "-m",
+            "comment",
+            "--comment",
+            &tag,
+            "-j",
+            "ACCEPT",
+        ];
+        while Command::new("iptables")
+            .arg("-D")
+            .args(rule)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {}
+    }
+
+    /// Stops skiff as a service manager does (SIGTERM) and waits up to 20 s; true once it exited.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
     /// Stops skiff and removes every pod it ran (processes, cgroups, namespaces).
     pub async fn stop(mut self) {
         self.kill_agent();
@@ -194,19 +252,17 @@ impl Cluster {
             .args(["link", "del", &format!("skiff{}", self.subnet)])
             .stderr(Stdio::null())
             .status();
-        // The service proxy's ClusterIPs (a killed `skiff up` leaves them).
-        let label = format!("lo:skiff-svc{}", self.subnet);
-        let _ = Command::new("ip")
-            .args(["addr", "flush", "dev", "lo", "label", &label])
-            .stderr(Stdio::null())
-            .status();
+        self.forget_proxy();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        self.kill_agent();
+        if self.child.is_some() {
+            self.kill_agent();
+            self.forget_proxy();
+        }
     }
 }
 

@@ -9,14 +9,17 @@
 //!
 //! Changes are coalesced: a burst of events makes one sync of the latest state, as kube-proxy's
 //! bounded-frequency runner does. The data path is a [`Proxy`] backend chosen by `--proxy-mode`:
-//! [`userspace`] (tokio listeners). Backends see the kernel only through [`Addresses`] (the labelled
-//! loopback addresses that hold the ClusterIPs), so their logic is tested without root.
+//! [`nftables`] (kernel DNAT from one private table; the default where root and `nft` are available)
+//! or [`userspace`] (tokio listeners). Backends see the kernel only through traits
+//! ([`Addresses`]: the labelled loopback addresses that hold userspace ClusterIPs;
+//! [`nftables::Netfilter`]: `nft` transactions), so their logic is tested without root.
 //!
 //! On start the proxy replaces what a crashed predecessor left (its labelled addresses are flushed);
 //! on stop it removes its listeners and addresses.
 
 pub mod addresses;
 pub mod model;
+pub mod nftables;
 pub mod userspace;
 
 use std::sync::Arc;

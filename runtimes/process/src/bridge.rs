@@ -1,6 +1,8 @@
 //! The bridge network: a Linux bridge (`skiff0`) on the node's pod subnet, a veth pair per pod with
 //! one end in the pod's network namespace as `eth0`, an address from a persisted allocator and a
 //! default route through the bridge. Links are made with iproute2 (`ip -batch`: one process per side).
+//! Bridge ports are in hairpin mode (the kubelet's `--hairpin-mode=hairpin-veth`): a pod that reaches
+//! itself through its Service's ClusterIP gets its own packet back out of the port it came in by.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -145,7 +147,7 @@ impl Network for BridgeNetwork {
             ip_batch(
                 None,
                 &format!(
-                    "link add {host} type veth peer name {peer}\nlink set {peer} netns {ns}\nlink set {host} master {b}\nlink set {host} up\n",
+                    "link add {host} type veth peer name {peer}\nlink set {peer} netns {ns}\nlink set {host} master {b}\nlink set {host} type bridge_slave hairpin on\nlink set {host} up\n",
                     b = self.bridge
                 ),
                 false,
