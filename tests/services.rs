@@ -296,15 +296,25 @@ async fn suite(mode: &str, net: u8) {
         }
     });
     // The data path: in nftables mode the kernel translates (the ClusterIP is no local address and
-    // the table maps it to the Service's chain); in userspace mode it is an address on lo.
+    // the table maps it to the chain that picks one of 3 endpoints, which are the pods at 8080); in
+    // userspace mode it is an address on lo.
     if mode == "nftables" {
         assert!(!is_local(&ip), "{ip} must not be local in nftables mode");
         let table = nft_table(&c);
         assert!(
-            table.contains(&format!("{ip} . tcp . 80 : goto svc-default/web/tcp/"))
-                && table.contains("numgen random mod 3"),
+            table.contains(&format!("{ip} . tcp . 80 : goto pick-tcp-3")),
             "{table}"
         );
+        // Indexed in address order.
+        let mut sorted: Vec<std::net::Ipv4Addr> =
+            pod_ips(&c).iter().map(|p| p.parse().unwrap()).collect();
+        sorted.sort();
+        for (i, pod_ip) in sorted.iter().enumerate() {
+            assert!(
+                table.contains(&format!("{ip} . tcp . 80 . {i} : {pod_ip} . 8080")),
+                "{i}: {pod_ip}: {table}"
+            );
+        }
     } else {
         assert!(is_local(&ip), "{ip} is held on lo in userspace mode");
     }

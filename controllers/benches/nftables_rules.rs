@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use skiff_controllers::proxy::model::Protocol;
-use skiff_controllers::proxy::nftables::ruleset::{self, Ruleset};
+use skiff_controllers::proxy::nftables::Ruleset;
 use skiff_controllers::proxy::nftables::{Kernel, Netfilter, NftablesProxy};
 use skiff_controllers::proxy::userspace::UserspaceProxy;
 use skiff_controllers::proxy::{Addresses, ProxiedPort, Proxy, ProxyError, ProxyState};
@@ -91,7 +91,7 @@ fn main() {
     for _ in 0..5 {
         let t = Instant::now();
         let model = Ruleset::build(table, &base);
-        let doc = ruleset::document(model.diff(None));
+        let doc = model.diff(None);
         size = doc.len();
         rt.block_on(kernel.apply(doc)).unwrap();
         full.push(ms(t));
@@ -104,8 +104,7 @@ fn main() {
         let t = Instant::now();
         let model = Ruleset::build(table, &next);
         let commands = model.diff(Some(&before));
-        rt.block_on(kernel.apply(ruleset::document(commands)))
-            .unwrap();
+        rt.block_on(kernel.apply(commands)).unwrap();
         one.push(ms(t));
         before = model;
     }
@@ -134,7 +133,7 @@ fn main() {
         .count();
     rt.block_on(proxy.cleanup()).unwrap();
     println!(
-        "nftables_rules ({SERVICES} Services x {ENDPOINTS} endpoints, {} NodePorts; {chains} chains; full document {:.1} MB)",
+        "nftables_rules ({SERVICES} Services x {ENDPOINTS} endpoints, {} NodePorts; {chains} chains; full script {:.1} MB)",
         SERVICES / 10,
         size as f64 / 1e6
     );

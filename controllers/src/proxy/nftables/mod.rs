@@ -4,7 +4,7 @@
 //!
 //! - One private table per proxy ([`ruleset`] shows its layout), so nothing else on the host is
 //!   touched and removing it removes everything.
-//! - Every sync is one `nft -j -f -` transaction holding only what changed since the last one
+//! - Every sync is one `nft -f -` transaction holding only what changed since the last one
 //!   ([`Ruleset::diff`]); the first (and any after a failure) replaces the whole table, which is
 //!   also how a crashed predecessor's table is replaced.
 //! - A Service port whose endpoints listen on loopback (in `skiff up` the API server behind the
@@ -38,14 +38,14 @@ use super::{Proxy, ProxyError};
 /// The kernel's packet filter as the nftables proxy uses it (so its logic is tested without root).
 #[async_trait]
 pub trait Netfilter: Send + Sync + 'static {
-    /// Applies an `nft -j` document as one transaction.
-    async fn apply(&self, document: String) -> Result<(), ProxyError>;
+    /// Applies an nft script as one transaction.
+    async fn apply(&self, script: String) -> Result<(), ProxyError>;
     /// Makes sure (or, with `false`, no longer) a `FORWARD` policy of drop lets translated
     /// connections through; `tag` names the rule.
     async fn allow_forwarding(&self, tag: &str, allow: bool) -> Result<(), ProxyError>;
 }
 
-/// The real thing: the `nft` program (fed the `nftables` crate's JSON) and `iptables`.
+/// The real thing: the `nft` program and `iptables`.
 #[derive(Debug, Default)]
 pub struct Kernel;
 
@@ -69,15 +69,14 @@ async fn iptables(args: &[&str]) -> Result<std::process::Output, std::io::Error>
 
 #[async_trait]
 impl Netfilter for Kernel {
-    async fn apply(&self, document: String) -> Result<(), ProxyError> {
-        // The crate's own runner drops what nft says on failure; this one keeps it.
+    async fn apply(&self, script: String) -> Result<(), ProxyError> {
         use tokio::io::AsyncWriteExt;
         let failed = |message: String| ProxyError::Command {
-            command: "nft -j -f -".into(),
+            command: "nft -f -".into(),
             message,
         };
         let mut child = tokio::process::Command::new("nft")
-            .args(["-j", "-f", "-"])
+            .args(["-f", "-"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -85,7 +84,7 @@ impl Netfilter for Kernel {
             .map_err(|e| failed(e.to_string()))?;
         if let Some(mut stdin) = child.stdin.take() {
             stdin
-                .write_all(document.as_bytes())
+                .write_all(script.as_bytes())
                 .await
                 .map_err(|e| failed(e.to_string()))?;
         }
@@ -214,16 +213,20 @@ impl Proxy for NftablesProxy {
 
     async fn sync(&self, state: &ProxyState) -> Result<(), ProxyError> {
         let (local, kernel): (Vec<_>, Vec<_>) = state.ports.iter().cloned().partition(on_loopback);
-        let wanted = Ruleset::build(&self.table, &kernel);
+        let mut wanted = Ruleset::build(&self.table, &kernel);
         let mut applied = self.applied.lock().await;
+        // The table keeps the pick chains it has.
+        if let Some(old) = applied.as_ref() {
+            wanted.picks = wanted.picks.max(old.picks);
+        }
         if applied.is_none() {
             self.netfilter.allow_forwarding(&self.tag(), true).await?;
         }
-        let commands = wanted.diff(applied.as_ref());
-        if !commands.is_empty() {
+        let script = wanted.diff(applied.as_ref());
+        if !script.is_empty() {
             let started = std::time::Instant::now();
-            let count = commands.len();
-            if let Err(e) = self.netfilter.apply(ruleset::document(commands)).await {
+            let count = script.lines().count();
+            if let Err(e) = self.netfilter.apply(script).await {
                 // Unknown kernel state: the next sync replaces the whole table.
                 *applied = None;
                 return Err(e);
@@ -238,10 +241,7 @@ impl Proxy for NftablesProxy {
     async fn cleanup(&self) -> Result<(), ProxyError> {
         let mut applied = self.applied.lock().await;
         *applied = None;
-        let table = self
-            .netfilter
-            .apply(ruleset::document(ruleset::teardown(&self.table)))
-            .await;
+        let table = self.netfilter.apply(ruleset::teardown(&self.table)).await;
         let forwarding = self.netfilter.allow_forwarding(&self.tag(), false).await;
         let loopback = self.loopback.cleanup().await;
         table.and(forwarding).and(loopback)
@@ -267,8 +267,8 @@ mod tests {
 
     #[async_trait]
     impl Netfilter for Recorder {
-        async fn apply(&self, document: String) -> Result<(), ProxyError> {
-            self.documents.lock().unwrap().push(document);
+        async fn apply(&self, script: String) -> Result<(), ProxyError> {
+            self.documents.lock().unwrap().push(script);
             if self.fail.swap(false, Ordering::SeqCst) {
                 return Err(ProxyError::Command {
                     command: "nft".into(),
@@ -327,7 +327,11 @@ mod tests {
         proxy.sync(&state).await.unwrap();
         let docs = nf.documents.lock().unwrap().clone();
         assert_eq!(docs.len(), 1);
-        assert!(docs[0].contains("svc-default/web/tcp/"), "{}", docs[0]);
+        assert!(
+            docs[0].contains("10.96.0.20 . tcp . 18080 : goto pick-tcp-1"),
+            "{}",
+            docs[0]
+        );
         assert!(
             !docs[0].contains("kubernetes"),
             "loopback endpoints stay out of the table"
@@ -347,7 +351,10 @@ mod tests {
         assert!(proxy.sync(&changed).await.is_err());
         proxy.sync(&changed).await.unwrap();
         let last = nf.documents.lock().unwrap().last().cloned().unwrap();
-        assert!(last.contains(r#""delete":{"table""#), "{last}");
+        assert!(
+            last.starts_with("add table ip t\ndelete table ip t\n"),
+            "{last}"
+        );
         proxy.cleanup().await.unwrap();
         assert_eq!(nf.forwarding.lock().unwrap().last(), Some(&false));
     }
@@ -374,37 +381,30 @@ mod tests {
         };
         let first = Ruleset::build(&table, &[web.clone(), sticky, idle]);
         let kernel = Kernel;
-        kernel
-            .apply(ruleset::document(first.diff(None)))
-            .await
-            .unwrap();
+        kernel.apply(first.diff(None)).await.unwrap();
         web.endpoints.push("10.250.1.5:8080".parse().unwrap());
         let second = Ruleset::build(&table, &[web]);
-        kernel
-            .apply(ruleset::document(second.diff(Some(&first))))
-            .await
-            .unwrap();
+        kernel.apply(second.diff(Some(&first))).await.unwrap();
         let listed = tokio::process::Command::new("nft")
             .args(["list", "table", "ip", &table])
             .output()
             .await
             .unwrap();
         let listed = String::from_utf8_lossy(&listed.stdout).to_string();
-        kernel
-            .apply(ruleset::document(ruleset::teardown(&table)))
-            .await
-            .unwrap();
+        kernel.apply(ruleset::teardown(&table)).await.unwrap();
         assert!(
-            listed.contains(
-                "numgen random mod 2 map { 0 : 10.250.1.2 . 8080, 1 : 10.250.1.5 . 8080 }"
-            ),
+            listed.contains("10.250.0.20 . tcp . 18080 . 1 : 10.250.1.5 . 8080")
+                && listed.contains("numgen random mod 2 map @endpoints"),
             "{listed}"
         );
         assert!(
             !listed.contains("sticky") && !listed.contains("10.250.0.22"),
             "{listed}"
         );
-        assert!(listed.contains("tcp . 31999 : goto"), "{listed}");
+        assert!(
+            listed.contains("tcp . 31999 : goto pick-np-tcp-2"),
+            "{listed}"
+        );
         let tables = tokio::process::Command::new("nft")
             .args(["list", "tables"])
             .output()
