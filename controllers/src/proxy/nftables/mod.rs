@@ -23,7 +23,8 @@
 
 pub mod ruleset;
 
-use std::net::IpAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -161,7 +162,122 @@ pub struct NftablesProxy {
     table: String,
     netfilter: Arc<dyn Netfilter>,
     loopback: UserspaceProxy,
-    applied: Mutex<Option<Ruleset>>,
+    applied: Mutex<Option<Applied>>,
+}
+
+/// What the kernel holds: the ports it forwards (sorted by name and protocol), the pick chains
+/// its skeleton has, and how many ports name each endpoint address (its hairpin element goes with
+/// the last).
+struct Applied {
+    ports: Vec<ProxiedPort>,
+    picks: usize,
+    hairpin: BTreeMap<Ipv4Addr, usize>,
+}
+
+fn endpoint_ips(port: &ProxiedPort) -> impl Iterator<Item = Ipv4Addr> + '_ {
+    port.endpoints.iter().filter_map(|e| match e.ip() {
+        IpAddr::V4(ip) => Some(ip),
+        IpAddr::V6(_) => None,
+    })
+}
+
+impl Applied {
+    /// The whole table for `ports`, replacing what is there.
+    fn full(table: &str, ports: Vec<ProxiedPort>) -> (String, Applied) {
+        let rules = Ruleset::build(table, &ports);
+        let mut hairpin = BTreeMap::new();
+        for ip in ports.iter().flat_map(endpoint_ips) {
+            *hairpin.entry(ip).or_insert(0) += 1;
+        }
+        let script = rules.diff(None);
+        let picks = rules.picks;
+        (
+            script,
+            Applied {
+                ports,
+                picks,
+                hairpin,
+            },
+        )
+    }
+
+    /// The script for going to `ports`: the rules of the ports that changed only, diffed against
+    /// what they were. None when a port needs more pick chains than the table has.
+    fn update(&mut self, table: &str, ports: &[ProxiedPort]) -> Option<String> {
+        let key = |p: &ProxiedPort| (p.name.clone(), p.protocol);
+        let (mut removed, mut added) = (Vec::new(), Vec::new());
+        let (mut a, mut b) = (self.ports.iter().peekable(), ports.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(o), None) => {
+                    removed.push((*o).clone());
+                    a.next();
+                }
+                (None, Some(n)) => {
+                    added.push((*n).clone());
+                    b.next();
+                }
+                (Some(o), Some(n)) => match key(o).cmp(&key(n)) {
+                    std::cmp::Ordering::Less => {
+                        removed.push((*o).clone());
+                        a.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        added.push((*n).clone());
+                        b.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if o != n {
+                            removed.push((*o).clone());
+                            added.push((*n).clone());
+                        }
+                        a.next();
+                        b.next();
+                    }
+                },
+            }
+        }
+        let mut before = Ruleset::build(table, &removed);
+        let mut after = Ruleset::build(table, &added);
+        if after.picks > self.picks {
+            return None;
+        }
+        before.picks = self.picks;
+        after.picks = self.picks;
+        // Hairpin elements by reference count: added with an address's first port, removed with
+        // its last.
+        before.hairpin.clear();
+        after.hairpin.clear();
+        for ip in removed.iter().flat_map(endpoint_ips) {
+            if let Some(n) = self.hairpin.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.hairpin.remove(&ip);
+                    before.hairpin.insert(ip);
+                }
+            }
+        }
+        for ip in added.iter().flat_map(endpoint_ips) {
+            let n = self.hairpin.entry(ip).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                after.hairpin.insert(ip);
+            }
+        }
+        // An address that left one port and joined another in this change stays.
+        let both: Vec<Ipv4Addr> = before
+            .hairpin
+            .intersection(&after.hairpin)
+            .copied()
+            .collect();
+        for ip in both {
+            before.hairpin.remove(&ip);
+            after.hairpin.remove(&ip);
+        }
+        self.ports = ports.to_vec();
+        Some(after.diff(Some(&before)))
+    }
 }
 
 impl NftablesProxy {
@@ -212,17 +328,27 @@ impl Proxy for NftablesProxy {
     }
 
     async fn sync(&self, state: &ProxyState) -> Result<(), ProxyError> {
-        let (local, kernel): (Vec<_>, Vec<_>) = state.ports.iter().cloned().partition(on_loopback);
-        let mut wanted = Ruleset::build(&self.table, &kernel);
+        let (local, mut kernel): (Vec<_>, Vec<_>) =
+            state.ports.iter().cloned().partition(on_loopback);
+        kernel.sort_by(|a, b| (&a.name, a.protocol).cmp(&(&b.name, b.protocol)));
         let mut applied = self.applied.lock().await;
-        // The table keeps the pick chains it has.
-        if let Some(old) = applied.as_ref() {
-            wanted.picks = wanted.picks.max(old.picks);
-        }
-        if applied.is_none() {
-            self.netfilter.allow_forwarding(&self.tag(), true).await?;
-        }
-        let script = wanted.diff(applied.as_ref());
+        let script = match applied.as_mut() {
+            Some(prev) => match prev.update(&self.table, &kernel) {
+                Some(script) => script,
+                None => {
+                    // More endpoints than the table's pick chains serve: a new table.
+                    let (script, fresh) = Applied::full(&self.table, kernel);
+                    *prev = fresh;
+                    script
+                }
+            },
+            None => {
+                self.netfilter.allow_forwarding(&self.tag(), true).await?;
+                let (script, fresh) = Applied::full(&self.table, kernel);
+                *applied = Some(fresh);
+                script
+            }
+        };
         if !script.is_empty() {
             let started = std::time::Instant::now();
             let count = script.lines().count();
@@ -233,7 +359,6 @@ impl Proxy for NftablesProxy {
             }
             tracing::debug!(table = %self.table, commands = count, elapsed = ?started.elapsed(), "nftables: applied");
         }
-        *applied = Some(wanted);
         drop(applied);
         self.loopback.sync(&ProxyState { ports: local }).await
     }
@@ -254,7 +379,6 @@ mod tests {
     use super::*;
     use crate::proxy::model::Protocol;
     use crate::proxy::Addresses;
-    use std::net::Ipv4Addr;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex as StdMutex;
 
@@ -344,6 +468,19 @@ mod tests {
         // Nothing changed: nothing sent.
         proxy.sync(&state).await.unwrap();
         assert_eq!(nf.documents.lock().unwrap().len(), 1);
+        // One endpoint changes: only its elements are sent.
+        let mut moved = state.clone();
+        moved.ports[0].endpoints = vec!["10.244.0.7:8080".parse().unwrap()];
+        proxy.sync(&moved).await.unwrap();
+        let last = nf.documents.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(
+            last,
+            "delete element ip t endpoints { 10.96.0.20 . tcp . 18080 . 0 }
+add element ip t endpoints { 10.96.0.20 . tcp . 18080 . 0 : 10.244.0.7 . 8080 }
+delete element ip t hairpin { 10.244.0.2 . 10.244.0.2 }
+add element ip t hairpin { 10.244.0.7 . 10.244.0.7 }
+"
+        );
         // A failed transaction: the next sync starts from a fresh table.
         let mut changed = state.clone();
         changed.ports[0].endpoints = vec!["10.244.0.3:8080".parse().unwrap()];

@@ -139,6 +139,10 @@ impl Ruleset {
             picks: MIN_PICKS,
             ..Ruleset::default()
         };
+        // Collected, then built in bulk (sorting once is cheaper than 100,000 tree inserts).
+        let mut endpoints = Vec::new();
+        let mut node_port_endpoints = Vec::new();
+        let mut hairpin = Vec::new();
         for port in ports {
             let key = (port.cluster_ip, port.protocol, port.port);
             let targets: Vec<Target> = port.endpoints.iter().filter_map(v4).collect();
@@ -149,7 +153,7 @@ impl Ruleset {
                 }
                 continue;
             }
-            r.hairpin.extend(targets.iter().map(|t| t.0));
+            hairpin.extend(targets.iter().map(|t| t.0));
             if let Some(timeout) = port.affinity {
                 let svc = r.affinity_chains(port, &targets, timeout.as_secs());
                 r.service_ips.insert(key, svc.clone());
@@ -168,16 +172,18 @@ impl Ruleset {
             r.picks = r.picks.max(n.next_power_of_two());
             r.service_ips.insert(key, format!("pick-{p}-{n}"));
             for (i, t) in targets.iter().enumerate() {
-                r.endpoints
-                    .insert((port.cluster_ip, p, port.port, index(i)), *t);
+                endpoints.push(((port.cluster_ip, p, port.port, index(i)), *t));
             }
             if let Some(np) = port.node_port {
                 r.node_ports.insert((p, np), format!("pick-np-{p}-{n}"));
                 for (i, t) in targets.iter().enumerate() {
-                    r.node_port_endpoints.insert((p, np, index(i)), *t);
+                    node_port_endpoints.push(((p, np, index(i)), *t));
                 }
             }
         }
+        r.endpoints = endpoints.into_iter().collect();
+        r.node_port_endpoints = node_port_endpoints.into_iter().collect();
+        r.hairpin = hairpin.into_iter().collect();
         r
     }
 
@@ -363,16 +369,40 @@ fn elements<K: Ord, V: PartialEq>(
     key: impl Fn(&K) -> String,
     value: impl Fn(&V) -> String,
 ) {
-    let gone: Vec<String> = old
-        .iter()
-        .filter(|(k, v)| new.get(*k) != Some(*v))
-        .map(|(k, _)| key(k))
-        .collect();
-    let added: Vec<String> = new
-        .iter()
-        .filter(|(k, v)| old.get(*k) != Some(*v))
-        .map(|(k, v)| format!("{} : {}", key(k), value(v)))
-        .collect();
+    // One merge walk over both (sorted) maps: linear, no lookups.
+    let (mut gone, mut added) = (Vec::new(), Vec::new());
+    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some((k, _)), None) => {
+                gone.push(key(k));
+                a.next();
+            }
+            (None, Some((k, v))) => {
+                added.push(format!("{} : {}", key(k), value(v)));
+                b.next();
+            }
+            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                std::cmp::Ordering::Less => {
+                    gone.push(key(ka));
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    added.push(format!("{} : {}", key(kb), value(vb)));
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if va != vb {
+                        gone.push(key(ka));
+                        added.push(format!("{} : {}", key(kb), value(vb)));
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+        }
+    }
     if !gone.is_empty() {
         let _ = writeln!(
             out,
