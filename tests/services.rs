@@ -584,6 +584,52 @@ async fn suite(mode: &str, net: u8) {
             .map_err(|e| e.to_string())
     });
 
+    // A LoadBalancer: the node's address as its ingress (as k3s's ServiceLB), served at the port.
+    ok(
+        &c,
+        &["create", "svc", "loadbalancer", "web-lb", "--tcp=8082:8080"],
+    );
+    ok(
+        &c,
+        &[
+            "patch",
+            "svc",
+            "web-lb",
+            "-p",
+            r#"{"spec":{"selector":{"app":"web"}}}"#,
+        ],
+    );
+    eventually("the LoadBalancer's ingress is the node", || {
+        let got = ok(
+            &c,
+            &[
+                "get",
+                "svc",
+                "web-lb",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[*].ip}",
+            ],
+        );
+        if got == node_ip {
+            Ok(())
+        } else {
+            Err(got)
+        }
+    });
+    let row = ok(&c, &["get", "svc", "web-lb", "--no-headers"]);
+    assert!(row.contains(&node_ip), "EXTERNAL-IP column: {row}");
+    eventually("the LoadBalancer answers at its port", || {
+        get(&format!("{node_ip}:8082"), "/name")
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                if b.starts_with("web-") {
+                    Ok(())
+                } else {
+                    Err(b)
+                }
+            })
+    });
+
     // Deleting the Service: its address is released, its listener closed, its Endpoints and slices go.
     ok(&c, &["delete", "svc", "web"]);
     assert!(!ok(&c, &["get", "ipaddresses", "-o", "name"]).contains(&ip));

@@ -41,6 +41,7 @@ fn ports(generation: u32) -> Vec<ProxiedPort> {
                 port: 80,
                 protocol: Protocol::Tcp,
                 node_port: (i % 10 == 0).then(|| 30_000 + (i / 10) as u16),
+                external_ips: vec![],
                 endpoints,
                 affinity: None,
             };

@@ -1,5 +1,6 @@
 //! The control plane's controllers started together, sharing one informer per kind: the scheduler,
-//! the ReplicaSet controller, the EndpointSlice and Endpoints controllers and the garbage collector
+//! the ReplicaSet controller, the EndpointSlice and Endpoints controllers, the service load balancer
+//! and the garbage collector
 //! watch pods, ReplicaSets and Services through the same caches (one copy of each object in memory,
 //! one watch per kind), and the node lifecycle controller runs beside them. This is what `skiff up`
 //! runs.
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 use skiff_core::client::Client;
 use skiff_core::informer::InformerFactory;
-use skiff_core::kinds::{ConfigMap, EndpointSlice, Endpoints, Pod, ReplicaSet, Service};
+use skiff_core::kinds::{ConfigMap, EndpointSlice, Endpoints, Node, Pod, ReplicaSet, Service};
 use skiff_core::shutdown::Shutdown;
 use tokio::task::JoinHandle;
 
@@ -27,6 +28,7 @@ use crate::gc::GarbageCollector;
 use crate::node_lifecycle::{NodeLifecycle, NodeLifecycleConfig};
 use crate::replicaset::ReplicaSetController;
 use crate::scheduler::{Scheduler, SchedulerConfig};
+use crate::service_lb::ServiceLoadBalancer;
 
 /// Starts the scheduler, the ReplicaSet, EndpointSlice and Endpoints controllers, the garbage
 /// collector and the node lifecycle controller on `client` until `shutdown`; returns their tasks.
@@ -59,6 +61,11 @@ pub fn start(
         pods.clone(),
         endpoints.clone(),
     ));
+    let load_balancer = Arc::new(ServiceLoadBalancer::new(
+        client.clone(),
+        services.clone(),
+        factory.informer::<Node>(),
+    ));
     let gc = GarbageCollector::new(client.clone())
         .watch_informer(sets)
         .watch_informer(pods)
@@ -69,6 +76,7 @@ pub fn start(
     vec![
         tokio::spawn(slice_controller.run(shutdown.clone())),
         tokio::spawn(endpoints_controller.run(shutdown.clone())),
+        tokio::spawn(load_balancer.run(shutdown.clone())),
         tokio::spawn(scheduler.run(shutdown.clone())),
         tokio::spawn(replicasets.run(shutdown.clone())),
         tokio::spawn(gc.run(shutdown.clone())),

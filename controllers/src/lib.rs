@@ -24,5 +24,6 @@ pub mod node_lifecycle;
 pub mod proxy;
 pub mod replicaset;
 pub mod scheduler;
+pub mod service_lb;
 
 pub use skiff_core as core;

@@ -55,6 +55,9 @@ pub struct ProxiedPort {
     pub protocol: Protocol,
     /// The NodePort, for NodePort and LoadBalancer Services.
     pub node_port: Option<u16>,
+    /// Other addresses served at `port`: `spec.externalIPs` and a LoadBalancer's ingress IPs
+    /// (sorted).
+    pub external_ips: Vec<Ipv4Addr>,
     /// Where connections go (sorted).
     pub endpoints: Vec<SocketAddr>,
     /// How long a client sticks to its endpoint (`sessionAffinity: ClientIP`).
@@ -152,6 +155,22 @@ pub fn build(services: &[Arc<Service>], slices: &[Arc<EndpointSlice>]) -> ProxyS
                 .unwrap_or(10_800);
             Duration::from_secs(u64::try_from(secs).unwrap_or(10_800))
         });
+        let mut external_ips: Vec<Ipv4Addr> = svc
+            .spec
+            .external_ips
+            .iter()
+            .chain(
+                svc.status
+                    .iter()
+                    .filter(|_| svc.spec.type_name() == "LoadBalancer")
+                    .flat_map(|s| s.load_balancer.iter())
+                    .flat_map(|l| l.ingress.iter())
+                    .filter_map(|i| i.ip.as_ref()),
+            )
+            .filter_map(|ip| ip.parse().ok())
+            .collect();
+        external_ips.sort();
+        external_ips.dedup();
         for p in &svc.spec.ports {
             let (Some(protocol), Ok(port)) = (
                 Protocol::parse(p.protocol.as_deref()),
@@ -170,6 +189,7 @@ pub fn build(services: &[Arc<Service>], slices: &[Arc<EndpointSlice>]) -> ProxyS
                     .filter(|_| svc.spec.needs_node_ports())
                     .and_then(|n| u16::try_from(n).ok())
                     .filter(|n| *n != 0),
+                external_ips: external_ips.clone(),
                 endpoints: endpoints_for(slices, &port_name, protocol),
                 affinity,
             });

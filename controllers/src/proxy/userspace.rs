@@ -237,6 +237,9 @@ impl Proxy for UserspaceProxy {
         let mut wanted: Vec<(ListenKey, &ProxiedPort)> = Vec::new();
         for p in &state.ports {
             wanted.push(((p.cluster_addr(), p.protocol), p));
+            for ip in &p.external_ips {
+                wanted.push(((SocketAddr::from((*ip, p.port)), p.protocol), p));
+            }
             if let Some(np) = p.node_port {
                 wanted.push((
                     (SocketAddr::from((Ipv4Addr::UNSPECIFIED, np)), p.protocol),

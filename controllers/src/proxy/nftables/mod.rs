@@ -429,6 +429,7 @@ mod tests {
             port: 18_080,
             protocol: Protocol::Tcp,
             node_port: None,
+            external_ips: vec![],
             endpoints: vec![ep.parse().unwrap()],
             affinity: None,
         }

@@ -6,7 +6,8 @@
 //! The table (family `ip`):
 //!
 //! ```text
-//! map service-ips           { ipv4_addr . inet_proto . inet_service : verdict }  ClusterIP -> goto pick-tcp-N
+//! map service-ips           { ipv4_addr . inet_proto . inet_service : verdict }  ClusterIP -> goto pick-tcp-N,
+//!                                                                               external/LB IP -> goto pick-ext-tcp-N
 //! map service-nodeports     { inet_proto . inet_service : verdict }              NodePort  -> goto pick-np-tcp-N
 //! map endpoints             { typeof ip daddr . meta l4proto . th dport . numgen : ip daddr . th dport }
 //! map nodeport-endpoints    { typeof meta l4proto . th dport . numgen : ip daddr . th dport }
@@ -23,7 +24,7 @@
 //!     ip daddr != 127.0.0.0/8 fib daddr type local meta l4proto . th dport vmap @service-nodeports
 //! }
 //! chain endpoints-check { the same two lookups in the no-endpoint maps }
-//! chain pick-{tcp,udp}-{1..64}, pick-np-{tcp,udp}-{1..64}, e.g.
+//! chain pick-{tcp,udp}-{1..64}, pick-ext-…, pick-np-… (external and NodePort traffic, marked), e.g.
 //! chain pick-tcp-3 { meta l4proto tcp dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 3 map @endpoints }
 //! chain pick-np-tcp-3 { jump mark-for-masquerade; meta l4proto tcp dnat ip to meta l4proto . th dport . numgen random mod 3 map @nodeport-endpoints }
 //! chain masquerading {
@@ -124,6 +125,7 @@ impl Ruleset {
     ///     port: 80,
     ///     protocol: Protocol::Tcp,
     ///     node_port: None,
+    ///     external_ips: vec![],
     ///     endpoints: vec!["10.244.0.2:8080".parse().unwrap(), "10.244.0.3:8080".parse().unwrap()],
     ///     affinity: None,
     /// };
@@ -146,8 +148,13 @@ impl Ruleset {
         for port in ports {
             let key = (port.cluster_ip, port.protocol, port.port);
             let targets: Vec<Target> = port.endpoints.iter().filter_map(v4).collect();
+            let externals = port
+                .external_ips
+                .iter()
+                .map(|ip| (*ip, port.protocol, port.port));
             if targets.is_empty() {
                 r.no_endpoints.insert(key);
+                r.no_endpoints.extend(externals);
                 if let Some(np) = port.node_port {
                     r.no_endpoint_node_ports.insert((port.protocol, np));
                 }
@@ -157,13 +164,19 @@ impl Ruleset {
             if let Some(timeout) = port.affinity {
                 let svc = r.affinity_chains(port, &targets, timeout.as_secs());
                 r.service_ips.insert(key, svc.clone());
-                if let Some(np) = port.node_port {
+                if port.node_port.is_some() || !port.external_ips.is_empty() {
+                    // Traffic from outside: marked for masquerade, then the Service's chain.
                     let ext = chain_name("ext", port);
                     r.chains.insert(
                         ext.clone(),
                         vec!["jump mark-for-masquerade".into(), format!("goto {svc}")],
                     );
-                    r.node_ports.insert((port.protocol, np), ext);
+                    for k in externals {
+                        r.service_ips.insert(k, ext.clone());
+                    }
+                    if let Some(np) = port.node_port {
+                        r.node_ports.insert((port.protocol, np), ext);
+                    }
                 }
                 continue;
             }
@@ -173,6 +186,15 @@ impl Ruleset {
             r.service_ips.insert(key, format!("pick-{p}-{n}"));
             for (i, t) in targets.iter().enumerate() {
                 endpoints.push(((port.cluster_ip, p, port.port, index(i)), *t));
+            }
+            // External and load balancer addresses: the same endpoints under their own keys,
+            // marked for masquerade like NodePort traffic.
+            for ip in &port.external_ips {
+                r.service_ips
+                    .insert((*ip, p, port.port), format!("pick-ext-{p}-{n}"));
+                for (i, t) in targets.iter().enumerate() {
+                    endpoints.push(((*ip, p, port.port, index(i)), *t));
+                }
             }
             if let Some(np) = port.node_port {
                 r.node_ports.insert((p, np), format!("pick-np-{p}-{n}"));
@@ -505,6 +527,9 @@ add rule ip {t} masquerading masquerade
                 out,
                 "add chain ip {t} pick-{p}-{n}
 add rule ip {t} pick-{p}-{n} meta l4proto {p} dnat ip to ip daddr . meta l4proto . th dport . numgen random mod {n} map @endpoints
+add chain ip {t} pick-ext-{p}-{n}
+add rule ip {t} pick-ext-{p}-{n} jump mark-for-masquerade
+add rule ip {t} pick-ext-{p}-{n} meta l4proto {p} dnat ip to ip daddr . meta l4proto . th dport . numgen random mod {n} map @endpoints
 add chain ip {t} pick-np-{p}-{n}
 add rule ip {t} pick-np-{p}-{n} jump mark-for-masquerade
 add rule ip {t} pick-np-{p}-{n} meta l4proto {p} dnat ip to meta l4proto . th dport . numgen random mod {n} map @nodeport-endpoints"
@@ -532,6 +557,7 @@ mod tests {
             port: 80,
             protocol: Protocol::Tcp,
             node_port,
+            external_ips: vec![],
             endpoints: eps.iter().map(|e| e.parse().unwrap()).collect(),
             affinity: None,
         }
@@ -676,6 +702,29 @@ mod tests {
             "{script}"
         );
         assert!(script.contains("timeout 600s"), "{script}");
+    }
+
+    #[test]
+    fn load_balancer_addresses_are_keys_of_their_own() {
+        let mut p = port(
+            "default/lb:",
+            "10.96.0.40",
+            &["10.244.0.2:8080"],
+            Some(30100),
+        );
+        p.external_ips = vec!["10.244.7.1".parse().unwrap()];
+        let r = Ruleset::build("t", &[p]);
+        assert_eq!(
+            r.service_ips[&("10.244.7.1".parse().unwrap(), Protocol::Tcp, 80)],
+            "pick-ext-tcp-1"
+        );
+        assert_eq!(
+            r.endpoints[&("10.244.7.1".parse().unwrap(), Protocol::Tcp, 80, 0)],
+            ("10.244.0.2".parse().unwrap(), 8080)
+        );
+        assert!(r
+            .diff(None)
+            .contains("add rule ip t pick-ext-tcp-1 jump mark-for-masquerade"));
     }
 
     #[test]
