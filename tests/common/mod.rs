@@ -198,20 +198,8 @@ impl Cluster {
             .args(["delete", "table", "ip", &table])
             .stderr(Stdio::null())
             .status();
-        let tag = format!("skiff {table} services");
-        let rule = [
-            "FORWARD",
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "DNAT",
-            "-m",
-            "comment",
-            "--comment",
-            &tag,
-            "-j",
-            "ACCEPT",
-        ];
+        let tag = skiff_controllers::proxy::nftables::forward_tag(&table);
+        let rule = skiff_controllers::proxy::nftables::forward_rule(&tag);
         while Command::new("iptables")
             .arg("-D")
             .args(rule)

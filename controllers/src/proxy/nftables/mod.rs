@@ -61,6 +61,34 @@ impl Kernel {
     }
 }
 
+/// The iptables rule (after `-I`, `-C` or `-D`) that lets translated connections through a
+/// `FORWARD` policy of drop; `tag` is its comment.
+///
+/// ```
+/// let rule = skiff_controllers::proxy::nftables::forward_rule("skiff t services");
+/// assert_eq!(rule.join(" "), "FORWARD -m conntrack --ctstate DNAT -m comment --comment skiff t services -j ACCEPT");
+/// ```
+pub fn forward_rule(tag: &str) -> [&str; 11] {
+    [
+        "FORWARD",
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "DNAT",
+        "-m",
+        "comment",
+        "--comment",
+        tag,
+        "-j",
+        "ACCEPT",
+    ]
+}
+
+/// The iptables comment of the forwarding rule of the proxy owning `table`.
+pub fn forward_tag(table: &str) -> String {
+    format!("skiff {table} services")
+}
+
 async fn iptables(args: &[&str]) -> Result<std::process::Output, std::io::Error> {
     tokio::process::Command::new("iptables")
         .args(args)
@@ -103,19 +131,7 @@ impl Netfilter for Kernel {
     }
 
     async fn allow_forwarding(&self, tag: &str, allow: bool) -> Result<(), ProxyError> {
-        let rule = [
-            "FORWARD",
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "DNAT",
-            "-m",
-            "comment",
-            "--comment",
-            tag,
-            "-j",
-            "ACCEPT",
-        ];
+        let rule = forward_rule(tag);
         let Ok(listed) = iptables(&["-S", "FORWARD"]).await else {
             return Ok(()); // no iptables: nothing set a FORWARD policy
         };
@@ -309,7 +325,7 @@ impl NftablesProxy {
 
     /// The iptables comment of this proxy's forwarding rule.
     fn tag(&self) -> String {
-        format!("skiff {} services", self.table)
+        forward_tag(&self.table)
     }
 }
 
