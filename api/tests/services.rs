@@ -255,13 +255,16 @@ fn cluster_ips_and_node_ports_are_allocated_and_released() {
         .parse()
         .unwrap();
     assert!((30000..=30009).contains(&port), "{port}");
+    // A port the random pick did not take (the range is 10 ports: all in the static band).
+    let fixed = if port == 30009 { 30008 } else { 30009 };
+    let fixed_flag = format!("--node-port={fixed}");
     s.ok(&[
         "create",
         "svc",
         "nodeport",
         "fixed",
         "--tcp=81:8080",
-        "--node-port=30009",
+        &fixed_flag,
     ]);
     let count = s.ipaddresses().len();
     let out = s.fails(&[
@@ -270,7 +273,7 @@ fn cluster_ips_and_node_ports_are_allocated_and_released() {
         "nodeport",
         "clash",
         "--tcp=82:8080",
-        "--node-port=30009",
+        &fixed_flag,
     ]);
     assert!(
         out.contains("spec.ports[0].nodePort")
@@ -321,7 +324,7 @@ fn cluster_ips_and_node_ports_are_allocated_and_released() {
         "nodeport",
         "taker",
         "--tcp=83:8080",
-        "--node-port=30009",
+        &fixed_flag,
     ]);
     // LoadBalancer Services get NodePorts too; ExternalName Services no address.
     s.ok(&["create", "svc", "loadbalancer", "lb", "--tcp=84:8080"]);
