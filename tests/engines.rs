@@ -624,13 +624,12 @@ spec:
     cluster.stop().await;
 }
 
-/// A `skiff node` process, killed when dropped.
+/// A `skiff node` process, stopped (SIGTERM, so its proxy cleans up) when dropped.
 struct NodeProcess(std::process::Child);
 
 impl Drop for NodeProcess {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        common::terminate(&mut self.0);
     }
 }
 

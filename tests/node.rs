@@ -710,8 +710,7 @@ async fn a_lost_node_is_marked_unknown_its_pods_evicted_and_it_recovers() {
         !pid_alive(pid),
         "the returning agent stopped the evicted pod"
     );
-    agent_b.kill().unwrap();
-    agent_b.wait().unwrap();
+    common::terminate(&mut agent_b);
     let _ = Command::new("ip")
         .args(["link", "del", &format!("skiff{subnet_b}")])
         .status();

@@ -209,7 +209,7 @@ fn is_local(ip: &str) -> bool {
 /// The nftables table of `c`'s proxy, as `nft` lists it (empty when there is none).
 fn nft_table(c: &Cluster) -> String {
     let out = std::process::Command::new("nft")
-        .args(["list", "table", "ip", &format!("skiff-proxy{}", c.subnet)])
+        .args(["list", "table", "ip", &format!("skiff-proxy-{}", c.node)])
         .output()
         .expect("nft");
     String::from_utf8_lossy(&out.stdout).to_string()
@@ -682,7 +682,7 @@ async fn suite(mode: &str, net: u8) {
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
         .unwrap_or_default();
     assert!(
-        !forward.contains(&format!("skiff skiff-proxy{} services", c.subnet)),
+        !forward.contains(&format!("skiff skiff-proxy-{} services", c.node)),
         "{forward}"
     );
     c.stop().await;

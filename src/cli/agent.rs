@@ -142,9 +142,11 @@ pub fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>
 }
 
 /// Starts the node's service proxy (see `skiff_controllers::proxy`); its addresses' label is named
-/// after the node's pod subnet (`lo:skiff-svc7` for 10.244.7.0/24), so nodes on one host keep apart.
+/// after the node's pod subnet (`lo:skiff-svc7` for 10.244.7.0/24: labels are short) and its
+/// nftables table after the node (`skiff-proxy-<node>`), so nodes on one host keep apart.
 async fn start_proxy(
     mode: Option<ProxyMode>,
+    node: &str,
     client: &Arc<dyn Client>,
     [_, _, c]: [u8; 3],
     shutdown: &Shutdown,
@@ -169,7 +171,7 @@ async fn start_proxy(
     let userspace = UserspaceProxy::new(Arc::new(LoopbackAddresses::new(&format!("skiff-svc{c}"))));
     let backend: Arc<dyn Proxy> = match mode {
         ProxyMode::Nftables => Arc::new(NftablesProxy::new(
-            &format!("skiff-proxy{c}"),
+            &format!("skiff-proxy-{node}"),
             Arc::new(Kernel),
             userspace,
         )),
@@ -291,7 +293,7 @@ pub async fn start(
     );
     let endpoint = skiff_api::kubelet::KubeletServer::new(runtime.clone(), token);
     tokio::spawn(endpoint.serve(listener, shutdown.clone()));
-    let proxy = start_proxy(args.proxy_mode, &client, subnet, &shutdown).await;
+    let proxy = start_proxy(args.proxy_mode, &name, &client, subnet, &shutdown).await;
     let agent = NodeAgent::new(client, runtime, config);
     let registered = agent.registered();
     let task = tokio::spawn(async move {

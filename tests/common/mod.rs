@@ -193,7 +193,7 @@ impl Cluster {
             .stderr(Stdio::null())
             .status();
         // And its nftables table and FORWARD rule.
-        let table = format!("skiff-proxy{}", self.subnet);
+        let table = format!("skiff-proxy-{}", self.node);
         let _ = Command::new("nft")
             .args(["delete", "table", "ip", &table])
             .stderr(Stdio::null())
@@ -211,27 +211,16 @@ impl Cluster {
 
     /// Stops skiff as a service manager does (SIGTERM) and waits up to 20 s; true once it exited.
     pub fn terminate(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return true;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        match self.child.take() {
+            Some(mut child) => terminate(&mut child),
+            None => true,
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        false
     }
 
     /// Stops skiff and removes every pod it ran (processes, cgroups, namespaces).
     pub async fn stop(mut self) {
-        self.kill_agent();
+        // Gracefully, so the proxy removes its table and addresses (then forcibly, and by hand).
+        self.terminate();
         let rt = self.runtime();
         for sb in rt.list_sandboxes(&LabelFilter::new()).await.unwrap() {
             rt.remove_pod_sandbox(&sb.id).await.unwrap();
@@ -248,7 +237,7 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if self.child.is_some() {
-            self.kill_agent();
+            self.terminate();
             self.forget_proxy();
         }
     }
@@ -290,6 +279,23 @@ pub fn second_node(cluster: &Cluster, name: &str, subnet: u8) -> Child {
 
 /// A node agent `skiff node` with flags `args`, joining `cluster` over HTTPS.
 #[allow(dead_code)]
+/// Sends `child` SIGTERM and waits up to 20 s for it (then SIGKILL); true if it exited by itself.
+pub fn terminate(child: &mut Child) -> bool {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
 pub fn node_with(cluster: &Cluster, name: &str, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_skiff"))
         .args(["node", "--kubeconfig"])
