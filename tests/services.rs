@@ -311,7 +311,7 @@ async fn suite(mode: &str, net: u8) {
         sorted.sort();
         for (i, pod_ip) in sorted.iter().enumerate() {
             assert!(
-                table.contains(&format!("{ip} . tcp . 80 . {i} : {pod_ip} . 8080")),
+                table.contains(&format!("{ip} . 80 . {i} : {pod_ip} . 8080")),
                 "{i}: {pod_ip}: {table}"
             );
         }

@@ -492,8 +492,8 @@ mod tests {
         let last = nf.documents.lock().unwrap().last().cloned().unwrap();
         assert_eq!(
             last,
-            "delete element ip t endpoints { 10.96.0.20 . tcp . 18080 . 0 }
-add element ip t endpoints { 10.96.0.20 . tcp . 18080 . 0 : 10.244.0.7 . 8080 }
+            "delete element ip t endpoints-tcp { 10.96.0.20 . 18080 . 0 }
+add element ip t endpoints-tcp { 10.96.0.20 . 18080 . 0 : 10.244.0.7 . 8080 }
 delete element ip t hairpin { 10.244.0.2 . 10.244.0.2 }
 add element ip t hairpin { 10.244.0.7 . 10.244.0.7 }
 "
@@ -547,8 +547,8 @@ add element ip t hairpin { 10.244.0.7 . 10.244.0.7 }
         let listed = String::from_utf8_lossy(&listed.stdout).to_string();
         kernel.apply(ruleset::teardown(&table)).await.unwrap();
         assert!(
-            listed.contains("10.250.0.20 . tcp . 18080 . 1 : 10.250.1.5 . 8080")
-                && listed.contains("numgen random mod 2 map @endpoints"),
+            listed.contains("10.250.0.20 . 18080 . 1 : 10.250.1.5 . 8080")
+                && listed.contains("numgen random mod 2 map @endpoints-tcp"),
             "{listed}"
         );
         assert!(
