@@ -189,15 +189,8 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-}
-
 fn main() {
-    if !is_root() {
+    if !skiff::is_root() {
         println!(
             "pod_start: skipped (the process runtime's cgroups and network namespaces need root)"
         );

@@ -58,17 +58,6 @@ impl Drop for Proc {
     }
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -139,7 +128,7 @@ fn main() {
         serve(args[i + 1].parse().unwrap());
         return;
     }
-    if !is_root() {
+    if !skiff::is_root() {
         println!("service_proxy: skipped (the process runtime and the proxy need root)");
         return;
     }

@@ -32,3 +32,18 @@ pub mod runtime {
 
 /// Skiff's version, as `skiff version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Whether this process runs as root (uid 0, as `/proc/self/status` says): what the process
+/// runtime's cgroups and network namespaces and the service proxy's rules and addresses need.
+///
+/// ```
+/// let _ = skiff::is_root();
+/// ```
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            == Some("0")
+    })
+}

@@ -90,15 +90,6 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .find(|l| l.starts_with("Uid:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            == Some("0")
-    })
-}
-
 /// Polls `check` until it holds or `secs` pass.
 fn eventually(secs: u64, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -238,7 +229,7 @@ fn apply_get_describe_logs_delete() {
     let got = eventually(30, || {
         text(&c.skiff(&["logs", "echo"]).stdout).contains("hello from skiff")
     });
-    if is_root() {
+    if skiff::is_root() {
         assert!(got, "no log line from the echo pod");
     }
     let wrong = c.skiff(&["logs", "echo", "-c", "nope"]);

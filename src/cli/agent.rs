@@ -157,13 +157,13 @@ async fn start_proxy(
     use skiff_core::informer::Informer;
     let mode = match mode {
         Some(mode) => mode,
-        None if is_root() && Kernel::available().await => ProxyMode::Nftables,
+        None if crate::is_root() && Kernel::available().await => ProxyMode::Nftables,
         None => ProxyMode::Userspace,
     };
     if mode == ProxyMode::None {
         return None;
     }
-    if !is_root() {
+    if !crate::is_root() {
         eprintln!("warning: --proxy-mode {mode:?} needs root (rules, and ClusterIP addresses on lo); no service proxy runs");
         return None;
     }
@@ -185,17 +185,6 @@ async fn start_proxy(
         backend,
         shutdown.clone(),
     )))
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// A started node agent.

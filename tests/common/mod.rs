@@ -19,7 +19,7 @@ use skiff_runtime_process::{ProcessConfig, ProcessRuntime};
 static SUBNET: AtomicU8 = AtomicU8::new(0);
 
 pub fn can_run() -> bool {
-    let root = nix_is_root();
+    let root = skiff::is_root();
     if !root {
         assert!(
             std::env::var("SKIFF_REQUIRE_ENGINES").as_deref() != Ok("1"),
@@ -28,17 +28,6 @@ pub fn can_run() -> bool {
         eprintln!("skipping: the process runtime's cgroups and network namespaces need root");
     }
     root
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 pub struct Cluster {
