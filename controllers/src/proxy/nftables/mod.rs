@@ -220,40 +220,11 @@ impl Applied {
     /// The script for going to `ports`: the rules of the ports that changed only, diffed against
     /// what they were. None when a port needs more pick chains than the table has.
     fn update(&mut self, table: &str, ports: &[ProxiedPort]) -> Option<String> {
-        let key = |p: &ProxiedPort| (p.name.clone(), p.protocol);
-        let (mut removed, mut added) = (Vec::new(), Vec::new());
-        let (mut a, mut b) = (self.ports.iter().peekable(), ports.iter().peekable());
-        loop {
-            match (a.peek(), b.peek()) {
-                (None, None) => break,
-                (Some(o), None) => {
-                    removed.push((*o).clone());
-                    a.next();
-                }
-                (None, Some(n)) => {
-                    added.push((*n).clone());
-                    b.next();
-                }
-                (Some(o), Some(n)) => match key(o).cmp(&key(n)) {
-                    std::cmp::Ordering::Less => {
-                        removed.push((*o).clone());
-                        a.next();
-                    }
-                    std::cmp::Ordering::Greater => {
-                        added.push((*n).clone());
-                        b.next();
-                    }
-                    std::cmp::Ordering::Equal => {
-                        if o != n {
-                            removed.push((*o).clone());
-                            added.push((*n).clone());
-                        }
-                        a.next();
-                        b.next();
-                    }
-                },
-            }
-        }
+        let (removed, added) = ruleset::sorted_changes(self.ports.iter(), ports.iter(), |p| {
+            (p.name.as_str(), p.protocol)
+        });
+        let removed: Vec<ProxiedPort> = removed.into_iter().cloned().collect();
+        let added: Vec<ProxiedPort> = added.into_iter().cloned().collect();
         let mut before = Ruleset::build(table, &removed);
         let mut after = Ruleset::build(table, &added);
         if after.picks > self.picks {

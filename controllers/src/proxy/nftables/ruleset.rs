@@ -409,40 +409,12 @@ fn merge_elements<'a, K: Ord + 'a, V: PartialEq + 'a>(
     key: impl Fn(&K) -> String,
     value: impl Fn(&V) -> String,
 ) {
-    // One merge walk over both (sorted) maps: linear, no lookups.
-    let (mut gone, mut added) = (Vec::new(), Vec::new());
-    let (mut a, mut b) = (old.peekable(), new.peekable());
-    loop {
-        match (a.peek(), b.peek()) {
-            (None, None) => break,
-            (Some((k, _)), None) => {
-                gone.push(key(k));
-                a.next();
-            }
-            (None, Some((k, v))) => {
-                added.push(format!("{} : {}", key(k), value(v)));
-                b.next();
-            }
-            (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
-                std::cmp::Ordering::Less => {
-                    gone.push(key(ka));
-                    a.next();
-                }
-                std::cmp::Ordering::Greater => {
-                    added.push(format!("{} : {}", key(kb), value(vb)));
-                    b.next();
-                }
-                std::cmp::Ordering::Equal => {
-                    if va != vb {
-                        gone.push(key(ka));
-                        added.push(format!("{} : {}", key(kb), value(vb)));
-                    }
-                    a.next();
-                    b.next();
-                }
-            },
-        }
-    }
+    let (gone, added) = sorted_changes(old, new, |(k, _)| k);
+    let gone: Vec<String> = gone.into_iter().map(|(k, _)| key(k)).collect();
+    let added: Vec<String> = added
+        .into_iter()
+        .map(|(k, v)| format!("{} : {}", key(k), value(v)))
+        .collect();
     if !gone.is_empty() {
         let _ = writeln!(
             out,
@@ -457,6 +429,38 @@ fn merge_elements<'a, K: Ord + 'a, V: PartialEq + 'a>(
             added.join(", ")
         );
     }
+}
+
+/// One walk over two sequences sorted by `key`: the entries only in `old` or changed (`gone`), and
+/// those only in `new` or changed (`added`). Linear, no lookups.
+pub(super) fn sorted_changes<T: Copy + PartialEq, K: Ord>(
+    old: impl Iterator<Item = T>,
+    new: impl Iterator<Item = T>,
+    key: impl Fn(T) -> K,
+) -> (Vec<T>, Vec<T>) {
+    let (mut gone, mut added) = (Vec::new(), Vec::new());
+    let (mut a, mut b) = (old.peekable(), new.peekable());
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(&x), Some(&y)) => key(x).cmp(&key(y)),
+        };
+        match order {
+            std::cmp::Ordering::Less => gone.extend(a.next()),
+            std::cmp::Ordering::Greater => added.extend(b.next()),
+            std::cmp::Ordering::Equal => {
+                if let (Some(x), Some(y)) = (a.next(), b.next()) {
+                    if x != y {
+                        gone.push(x);
+                        added.push(y);
+                    }
+                }
+            }
+        }
+    }
+    (gone, added)
 }
 
 /// The fixed part of the table, replacing whatever a predecessor left: `add table` then `delete
