@@ -17,6 +17,7 @@ pub mod http_client;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod server;
+pub mod spdy;
 pub mod tls;
 
 pub use http_client::HttpClient;
