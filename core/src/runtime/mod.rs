@@ -32,8 +32,8 @@ use futures::stream::BoxStream;
 pub use network::{IpConfig, Network, PodNetworkRef};
 pub use types::{
     ContainerConfig, ContainerInfo, ContainerState, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, Mount, PullPolicy, Resources, RuntimeError, RuntimeEvent, RuntimeEventKind,
-    RuntimeVersion, SandboxConfig, SandboxInfo, SandboxState,
+    LogOptions, Mount, NetworkNamespace, PullPolicy, Resources, RuntimeError, RuntimeEvent,
+    RuntimeEventKind, RuntimeVersion, SandboxConfig, SandboxInfo, SandboxState,
 };
 
 /// Label keys the node agent puts on sandboxes and containers.
@@ -135,6 +135,17 @@ pub trait Runtime: Send + Sync + 'static {
         let _ = io;
         Err(RuntimeError::Invalid(format!(
             "container {id}: this runtime cannot attach to containers"
+        )))
+    }
+
+    /// The network namespace of a ready sandbox, which `kubectl port-forward` connects from (the
+    /// CRI's `PortForward` does the same: it dials `localhost:PORT` inside the pod's namespace, so
+    /// a port bound to the pod's loopback is reachable too).
+    ///
+    /// The default refuses: a runtime that cannot tell says so.
+    async fn network_namespace(&self, sandbox: &str) -> Result<NetworkNamespace, RuntimeError> {
+        Err(RuntimeError::Invalid(format!(
+            "sandbox {sandbox}: this runtime cannot port-forward"
         )))
     }
 }

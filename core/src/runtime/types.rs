@@ -121,6 +121,16 @@ pub enum SandboxState {
     NotReady,
 }
 
+/// Where a sandbox's network lives: what a port-forward connects from ([`Runtime::network_namespace`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetworkNamespace {
+    /// The pod shares the node's network: its ports are the node's own.
+    Host,
+    /// The pod's own namespace, as a path that `setns(2)` can open (`/run/netns/NAME`,
+    /// `/proc/PID/ns/net`).
+    Path(std::path::PathBuf),
+}
+
 /// What a runtime knows about a sandbox.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SandboxInfo {

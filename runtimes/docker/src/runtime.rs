@@ -23,8 +23,8 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use skiff_core::runtime::{
     ContainerConfig, ContainerInfo, ContainerState, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion, SandboxConfig, SandboxInfo,
-    SandboxState,
+    LogOptions, NetworkNamespace, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion,
+    SandboxConfig, SandboxInfo, SandboxState,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -747,6 +747,26 @@ impl Runtime for DockerRuntime {
                 futures::future::ready(event)
             });
         Ok(Some(stream.boxed()))
+    }
+
+    async fn network_namespace(&self, sandbox: &str) -> Result<NetworkNamespace, RuntimeError> {
+        let c = self.inspect(sandbox).await?;
+        let host = c
+            .host_config
+            .as_ref()
+            .and_then(|h| h.network_mode.as_deref())
+            == Some("host");
+        if host {
+            return Ok(NetworkNamespace::Host);
+        }
+        // The pause container holds the pod's namespace: its process's is the pod's.
+        let pid = c
+            .state
+            .as_ref()
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0)
+            .ok_or_else(|| RuntimeError::Invalid(format!("sandbox {sandbox} is not running")))?;
+        Ok(NetworkNamespace::Path(format!("/proc/{pid}/ns/net").into()))
     }
 
     async fn attach(&self, id: &str, io: ExecIo) -> Result<(), RuntimeError> {

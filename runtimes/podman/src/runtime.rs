@@ -17,8 +17,8 @@ use podman_api::opts::{
 use podman_api::{Error as PodmanError, Podman};
 use skiff_core::runtime::{
     engine, ContainerConfig, ContainerInfo, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion, SandboxConfig, SandboxInfo,
-    SandboxState,
+    LogOptions, NetworkNamespace, Runtime, RuntimeError, RuntimeEvent, RuntimeVersion,
+    SandboxConfig, SandboxInfo, SandboxState,
 };
 
 use crate::convert::{self, PodView, NODE, SANDBOX_ID, TYPE};
@@ -725,5 +725,33 @@ impl Runtime for PodmanRuntime {
 
     async fn attach(&self, id: &str, io: ExecIo) -> Result<(), RuntimeError> {
         streams::attach(self, id, io).await
+    }
+
+    async fn network_namespace(&self, sandbox: &str) -> Result<NetworkNamespace, RuntimeError> {
+        let pod = match self
+            .call_raw("pod inspect", self.podman.pods().get(sandbox).inspect())
+            .await?
+        {
+            Ok(pod) => PodView::from(&pod),
+            Err(e) if status(&e) == Some(404) => {
+                return Err(RuntimeError::NotFound {
+                    what: "sandbox",
+                    id: sandbox.to_string(),
+                })
+            }
+            Err(e) => return Err(engine_error(e)),
+        };
+        let infra = self.inspect(&pod.infra_id).await?;
+        if is_host_network(&infra) {
+            return Ok(NetworkNamespace::Host);
+        }
+        // The infra container holds the pod's namespace: its process's is the pod's.
+        let pid = infra
+            .state
+            .as_ref()
+            .and_then(|s| s.pid)
+            .filter(|p| *p > 0)
+            .ok_or_else(|| RuntimeError::Invalid(format!("sandbox {sandbox} is not running")))?;
+        Ok(NetworkNamespace::Path(format!("/proc/{pid}/ns/net").into()))
     }
 }

@@ -12,8 +12,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use skiff_core::runtime::{
     ContainerConfig, ContainerInfo, ContainerState, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, Network, PodNetworkRef, Runtime, RuntimeError, RuntimeVersion, SandboxConfig,
-    SandboxInfo, SandboxState,
+    LogOptions, Network, NetworkNamespace, PodNetworkRef, Runtime, RuntimeError, RuntimeVersion,
+    SandboxConfig, SandboxInfo, SandboxState,
 };
 
 use crate::bridge::BridgeNetwork;
@@ -732,5 +732,19 @@ impl Runtime for ProcessRuntime {
             )));
         }
         crate::attach::run(self.container_dir(id), record.config.stdin, io).await
+    }
+
+    async fn network_namespace(&self, sandbox: &str) -> Result<NetworkNamespace, RuntimeError> {
+        let record = self.sandbox_record(sandbox)?;
+        if record.stopped {
+            return Err(RuntimeError::Invalid(format!(
+                "sandbox {sandbox} is not ready"
+            )));
+        }
+        // Without a namespace of its own (host network, or no root) the pod's ports are the node's.
+        Ok(match record.netns {
+            Some(name) => NetworkNamespace::Path(Self::netns_path(&name)),
+            None => NetworkNamespace::Host,
+        })
     }
 }
