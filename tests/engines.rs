@@ -196,6 +196,16 @@ async fn the_seed_pod_runs_unchanged(engine: &Engine) {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&piped.stdout), "typed\n");
     assert_eq!(piped.status.code(), Some(7), "{piped:?}");
+    // `kubectl port-forward`: SPDY through the API server to the node, dialled from inside the
+    // engine's pod network namespace.
+    let forward = common::Forward::start(&cluster, "pod/nginx", "80");
+    let page = http_get("127.0.0.1", forward.port);
+    assert!(
+        page.contains("Welcome to nginx"),
+        "{page:?} {}",
+        forward.said()
+    );
+    drop(forward);
     let (ok, listing) = cluster.kubectl(&[
         "exec",
         "nginx",

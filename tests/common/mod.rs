@@ -297,3 +297,62 @@ pub fn node_with(cluster: &Cluster, name: &str, args: &[&str]) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// A `kubectl port-forward` running in the background, and the local port it listens on.
+pub struct Forward {
+    pub child: Child,
+    pub port: u16,
+    /// What kubectl printed after its "Forwarding from" lines.
+    rest: std::sync::mpsc::Receiver<String>,
+}
+
+impl Forward {
+    pub fn start(cluster: &Cluster, target: &str, remote: &str) -> Self {
+        let home = cluster.dir.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut child = Command::new("kubectl")
+            .args(["port-forward", target, &format!(":{remote}")])
+            .env("KUBECONFIG", cluster.kubeconfig())
+            .env("HOME", home)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl on PATH");
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        // "Forwarding from 127.0.0.1:41234 -> 8080"
+        let port = line
+            .split_whitespace()
+            .nth(2)
+            .and_then(|a| a.rsplit(':').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("kubectl port-forward said {line:?}"));
+        let (tx, rest) = std::sync::mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        for reader in [
+            Box::new(out) as Box<dyn BufRead + Send>,
+            Box::new(std::io::BufReader::new(err)),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in reader.lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        Self { child, port, rest }
+    }
+
+    /// Everything kubectl printed so far.
+    pub fn said(&self) -> String {
+        self.rest.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -9,6 +9,9 @@
 //! - `GET /attach/{namespace}/{pod}/{container}?stdin=&stdout=&stderr=` speaks the same protocol,
 //!   attached to the container's own process ([`Runtime::attach`]): its output from now on, and its
 //!   stdin when the container has `stdin: true`. It ends when the container exits.
+//! - `GET /portForward/{namespace}/{pod}` upgrades to a WebSocket that forwards connections to the
+//!   pod's ports ([`port_forward`]: SPDY in a WebSocket for kubectl, channels for the client
+//!   libraries).
 //!
 //! Only the API server may call it: every request needs `Authorization: Bearer <token>` with the token
 //! the agent publishes on its Node (annotation [`TOKEN_ANNOTATION`]; a cluster administrator can read it
@@ -29,6 +32,9 @@ use skiff_core::runtime::{
 };
 use skiff_core::shutdown::Shutdown;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub mod port_forward;
+pub use port_forward::PORT_FORWARD_PROTOCOLS;
 
 /// The Node annotation holding the token the API server presents to the agent.
 pub const TOKEN_ANNOTATION: &str = "skiff.io/kubelet-token";
@@ -73,6 +79,7 @@ impl KubeletServer {
             .route("/containerLogs/{ns}/{pod}/{container}", get(logs))
             .route("/exec/{ns}/{pod}/{container}", get(exec).post(exec))
             .route("/attach/{ns}/{pod}/{container}", get(attach).post(attach))
+            .route("/portForward/{ns}/{pod}", get(forward).post(forward))
             .route("/healthz", get(|| async { "ok" }))
             .with_state(self)
     }
@@ -196,6 +203,83 @@ async fn attach(
 ) -> Response {
     let target = (ns, pod, container);
     start_session(s, target, q, headers, ws, Session::Attach).await
+}
+
+/// The first of `supported` that a request offers as its WebSocket subprotocol, if any.
+pub fn offered_protocol<'a>(headers: &HeaderMap, supported: &[&'a str]) -> Option<&'a str> {
+    let offered = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    supported
+        .iter()
+        .find(|p| offered.split(',').any(|o| o.trim() == **p))
+        .copied()
+}
+
+async fn forward(
+    State(s): State<Arc<KubeletServer>>,
+    Path((ns, pod)): Path<(String, String)>,
+    Query(q): Query<Pairs>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !s.authorized(&headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let Some(protocol) = offered_protocol(&headers, &PORT_FORWARD_PROTOCOLS) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("port-forward supports the WebSocket subprotocols {PORT_FORWARD_PROTOCOLS:?}"),
+        );
+    };
+    let values: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "ports" || k == "port")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let ports = match port_forward::parse_ports(&values) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    if protocol == port_forward::CHANNELS && ports.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "query parameter \"ports\" is required",
+        );
+    }
+    let filter = LabelFilter::new()
+        .with(labels::POD_NAMESPACE, &ns)
+        .with(labels::POD_NAME, &pod);
+    let sandboxes = match s.runtime.list_sandboxes(&filter).await {
+        Ok(list) => list,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let Some(sandbox) = sandboxes
+        .into_iter()
+        .filter(|b| b.state == skiff_core::runtime::SandboxState::Ready)
+        .max_by_key(|b| b.created_at)
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("pod {ns}/{pod} has no running sandbox on this node"),
+        );
+    };
+    let namespace = match s.runtime.network_namespace(&sandbox.id).await {
+        Ok(n) => n,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    let target = port_forward::PodNetwork {
+        namespace,
+        pod: format!("{ns}/{pod}"),
+        uid: sandbox
+            .labels
+            .get(labels::POD_UID)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    ws.protocols([protocol])
+        .on_upgrade(move |socket| port_forward::serve(socket, protocol, target, ports))
 }
 
 /// Exec and attach: the checks a kubelet makes before the upgrade, then the session.

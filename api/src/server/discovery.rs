@@ -111,6 +111,11 @@ pub(crate) fn subresources(r: &ApiResource) -> Vec<Sub> {
                 verbs: &["create", "get"],
             });
             out.push(Sub {
+                name: "portforward",
+                kind: (String::new(), "v1".into(), "PodPortForwardOptions".into()),
+                verbs: &["create", "get"],
+            });
+            out.push(Sub {
                 name: "ephemeralcontainers",
                 kind: (String::new(), "v1".into(), "Pod".into()),
                 verbs: &["get", "patch", "update"],
@@ -294,6 +299,7 @@ mod tests {
                 "log",
                 "exec",
                 "attach",
+                "portforward",
                 "ephemeralcontainers"
             ]
         );

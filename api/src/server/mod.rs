@@ -233,6 +233,10 @@ impl ApiServer {
                 "/api/v1/namespaces/{ns}/pods/{name}/attach",
                 get(pod_proxy::attach).post(pod_proxy::attach),
             )
+            .route(
+                "/api/v1/namespaces/{ns}/pods/{name}/portforward",
+                get(pod_proxy::port_forward).post(pod_proxy::port_forward),
+            )
             .route("/api/{*rest}", axum::routing::any(resource))
             .route("/apis/{*rest}", axum::routing::any(resource))
             .fallback(|| async { ApiError::no_route() })

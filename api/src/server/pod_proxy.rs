@@ -1,5 +1,6 @@
-//! `pods/log`, `pods/exec` and `pods/attach`: found on the pod's node and proxied to that node's
-//! agent ([`crate::kubelet`]), as the real API server proxies them to the kubelet.
+//! `pods/log`, `pods/exec`, `pods/attach` and `pods/portforward`: found on the pod's node and
+//! proxied to that node's agent ([`crate::kubelet`]), as the real API server proxies them to the
+//! kubelet. The WebSocket ones are relayed message by message, whatever their subprotocol.
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message as TMessage;
 
 use super::response::ApiError;
 use super::ApiServer;
-use crate::kubelet::{KubeletTarget, EXEC_PROTOCOLS};
+use crate::kubelet::{offered_protocol, KubeletTarget, EXEC_PROTOCOLS, PORT_FORWARD_PROTOCOLS};
 
 use crate::kubelet::{param, Pairs};
 
@@ -52,6 +53,7 @@ enum Proxied {
     Log,
     Exec,
     Attach,
+    PortForward,
 }
 
 impl Proxied {
@@ -60,14 +62,66 @@ impl Proxied {
         matches!(self, Self::Exec | Self::Attach)
     }
 
+    /// Whether it is about one container (port-forward is about the pod's network).
+    fn per_container(self) -> bool {
+        !matches!(self, Self::PortForward)
+    }
+
+    /// The WebSocket subprotocols it speaks.
+    fn protocols(self) -> &'static [&'static str] {
+        match self {
+            Self::PortForward => &PORT_FORWARD_PROTOCOLS,
+            _ => &EXEC_PROTOCOLS,
+        }
+    }
+
     /// The agent's path segment and the verb in messages.
     fn verb(self) -> &'static str {
         match self {
             Self::Log => "log",
             Self::Exec => "exec",
             Self::Attach => "attach",
+            Self::PortForward => "port-forward",
         }
     }
+}
+
+/// The container a request names (or the pod's default), checked against the pod's spec and, for
+/// exec and attach, its status.
+fn pick_container(pod: &Value, name: &str, q: &Pairs, what: Proxied) -> Result<String, ApiError> {
+    let containers = container_names(pod, "/spec/containers");
+    let inits = container_names(pod, "/spec/initContainers");
+    let ephemerals = container_names(pod, "/spec/ephemeralContainers");
+    let default = pod
+        .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let container = match (param(q, "container").filter(|c| !c.is_empty()), default) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(d)) => d,
+        (None, None) if containers.len() == 1 => containers[0].clone(),
+        (None, None) => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )))
+        }
+    };
+    if ![&containers, &inits, &ephemerals]
+        .iter()
+        .any(|list| list.contains(&container))
+    {
+        return Err(ApiError::bad_request(format!(
+            "container {container} is not valid for pod {name}"
+        )));
+    }
+    if what.needs_running() && !running(pod, &container) {
+        // What the kubelet answers: it finds only running containers to exec into or attach to.
+        return Err(ApiError::bad_request(format!(
+            "container not found ({container:?})"
+        )));
+    }
+    Ok(container)
 }
 
 /// The container a request is about (as Kubernetes picks it) and where its pod's agent listens.
@@ -93,38 +147,11 @@ async fn locate(
             "cannot {verb} into a container in a completed pod; current phase is {phase}"
         )));
     }
-    let containers = container_names(&pod, "/spec/containers");
-    let inits = container_names(&pod, "/spec/initContainers");
-    let ephemerals = container_names(&pod, "/spec/ephemeralContainers");
-    let default = pod
-        .pointer("/metadata/annotations/kubectl.kubernetes.io~1default-container")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let container = match (param(q, "container").filter(|c| !c.is_empty()), default) {
-        (Some(c), _) => c.to_string(),
-        (None, Some(d)) => d,
-        (None, None) if containers.len() == 1 => containers[0].clone(),
-        (None, None) => {
-            return Err(ApiError::bad_request(format!(
-                "a container name must be specified for pod {name}, choose one of: [{}]",
-                containers.join(" ")
-            )))
-        }
+    let container = if what.per_container() {
+        pick_container(&pod, name, q, what)?
+    } else {
+        String::new()
     };
-    if ![&containers, &inits, &ephemerals]
-        .iter()
-        .any(|list| list.contains(&container))
-    {
-        return Err(ApiError::bad_request(format!(
-            "container {container} is not valid for pod {name}"
-        )));
-    }
-    if what.needs_running() && !running(&pod, &container) {
-        // What the kubelet answers: it finds only running containers to exec into or attach to.
-        return Err(ApiError::bad_request(format!(
-            "container not found ({container:?})"
-        )));
-    }
     let node_name = pod
         .pointer("/spec/nodeName")
         .and_then(Value::as_str)
@@ -236,7 +263,19 @@ pub(super) async fn attach(
     stream(s, Proxied::Attach, ns, name, q, headers, ws).await
 }
 
-/// Exec and attach: the same channel protocol, relayed.
+/// `GET|POST .../pods/{name}/portforward`: a WebSocket relayed to the agent, which forwards the
+/// connections it carries to the pod's ports.
+pub(super) async fn port_forward(
+    State(s): State<Arc<ApiServer>>,
+    Path((ns, name)): Path<(String, String)>,
+    Query(q): Query<Pairs>,
+    headers: HeaderMap,
+    ws: Upgrade,
+) -> Response {
+    stream(s, Proxied::PortForward, ns, name, q, headers, ws).await
+}
+
+/// Exec, attach and port-forward: a WebSocket relayed message by message.
 async fn stream(
     s: Arc<ApiServer>,
     what: Proxied,
@@ -253,27 +292,30 @@ async fn stream(
         Err(e) => return e.into_response(),
     };
     let verb = what.verb();
+    let protocols = what.protocols();
     let Ok(ws) = ws else {
         return ApiError::bad_request(format!(
-            "{verb} needs a WebSocket upgrade (v5.channel.k8s.io); SPDY is not supported"
+            "{verb} needs a WebSocket upgrade ({}); SPDY is not supported",
+            protocols.join(", ")
         ))
         .into_response();
     };
-    let offered = headers
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let Some(protocol) = EXEC_PROTOCOLS
-        .iter()
-        .find(|p| offered.split(',').any(|o| o.trim() == **p))
-    else {
+    let Some(protocol) = offered_protocol(&headers, protocols) else {
+        let offered = headers
+            .get(header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         return ApiError::bad_request(format!(
-            "{verb} supports the WebSocket subprotocols {EXEC_PROTOCOLS:?}, the client offered {offered:?}"
+            "{verb} supports the WebSocket subprotocols {protocols:?}, the client offered {offered:?}"
         ))
         .into_response();
+    };
+    let path = match what {
+        Proxied::PortForward => format!("portForward/{ns}/{name}"),
+        _ => format!("{verb}/{ns}/{name}/{container}"),
     };
     let url = format!(
-        "ws://{}/{verb}/{ns}/{name}/{container}?{}",
+        "ws://{}/{path}?{}",
         target.address,
         forward_query(&q, &["container"])
     );
@@ -310,7 +352,7 @@ async fn stream(
             .into_response()
         }
     };
-    ws.protocols([*protocol])
+    ws.protocols([protocol])
         .on_upgrade(move |socket| relay(socket, upstream))
 }
 
