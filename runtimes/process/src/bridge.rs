@@ -3,6 +3,11 @@
 //! default route through the bridge. Links are made with iproute2 (`ip -batch`: one process per side).
 //! Bridge ports are in hairpin mode (the kubelet's `--hairpin-mode=hairpin-veth`): a pod that reaches
 //! itself through its Service's ClusterIP gets its own packet back out of the port it came in by.
+//!
+//! Addresses are handed out round-robin, after the last one given (as CNI's host-local IPAM does),
+//! not lowest-free: a new pod given a just-released address would be unreachable from the node
+//! until the node's ARP entry for it, still naming the old pod's interface, went stale and failed
+//! (tens of seconds). A released address's neighbour entry is deleted too.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -100,21 +105,26 @@ impl BridgeNetwork {
         Ok(())
     }
 
+    /// The allocator's record of the last address handed out (beside its table).
+    fn last_file(&self) -> PathBuf {
+        self.ipam_file.with_extension("last.json")
+    }
+
     /// Takes a free address for `owner` from the allocator file.
     fn allocate(&self, owner: &str) -> Result<Ipv4Addr, RuntimeError> {
         let mut table: BTreeMap<u8, String> = read_json(&self.ipam_file)
             .map_err(net_err)?
             .unwrap_or_default();
+        let [a, b, c] = self.subnet;
         if let Some((host, _)) = table.iter().find(|(_, o)| *o == owner) {
-            let [a, b, c] = self.subnet;
             return Ok(Ipv4Addr::new(a, b, c, *host));
         }
-        let host = (2..=254u8)
-            .find(|h| !table.contains_key(h))
+        let last: Option<u8> = read_json(&self.last_file()).map_err(net_err)?;
+        let host = next_free(&table, last)
             .ok_or_else(|| net_err("the node's pod subnet is full (253 pods)"))?;
         table.insert(host, owner.to_string());
         write_json(&self.ipam_file, &table).map_err(net_err)?;
-        let [a, b, c] = self.subnet;
+        write_json(&self.last_file(), &host).map_err(net_err)?;
         Ok(Ipv4Addr::new(a, b, c, host))
     }
 
@@ -125,6 +135,14 @@ impl BridgeNetwork {
         table.retain(|_, o| o != owner);
         write_json(&self.ipam_file, &table).map_err(net_err)
     }
+}
+
+/// The first free host number after `last` (wrapping from 254 to 2), or `None` when all are taken.
+fn next_free(table: &BTreeMap<u8, String>, last: Option<u8>) -> Option<u8> {
+    let start = last.map_or(2, |l| if l >= 254 { 2 } else { l.max(1) + 1 });
+    (start..=254)
+        .chain(2..start)
+        .find(|h| !table.contains_key(h))
 }
 
 fn ns_name(netns: &Path) -> Result<&str, RuntimeError> {
@@ -182,6 +200,15 @@ impl Network for BridgeNetwork {
         if Path::new("/sys/class/net").join(&host).exists() {
             ip_batch(None, &format!("link del {host}\n"), true).await?;
         }
+        let table: BTreeMap<u8, String> = read_json(&self.ipam_file)
+            .map_err(net_err)?
+            .unwrap_or_default();
+        if let Some((h, _)) = table.iter().find(|(_, o)| **o == pod.sandbox_id) {
+            let [a, b, c] = self.subnet;
+            let ip = Ipv4Addr::new(a, b, c, *h);
+            // Best effort: the entry may not exist.
+            let _ = ip_batch(None, &format!("neigh del {ip} dev {}\n", self.bridge), true).await;
+        }
         self.release(&pod.sandbox_id)
     }
 
@@ -195,5 +222,27 @@ impl Network for BridgeNetwork {
                 pod.namespace, pod.name
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_go_round_robin_so_a_released_one_is_not_reused_at_once() {
+        let mut table = BTreeMap::new();
+        assert_eq!(next_free(&table, None), Some(2));
+        table.insert(2, "a".to_string());
+        table.insert(3, "b".to_string());
+        // .2 was released after .4 was handed out: .5 comes next, not .2.
+        table.remove(&2);
+        assert_eq!(next_free(&table, Some(4)), Some(5));
+        // At the end of the range it wraps, skipping what is taken.
+        assert_eq!(next_free(&table, Some(254)), Some(2));
+        table.insert(2, "c".to_string());
+        assert_eq!(next_free(&table, Some(254)), Some(4));
+        let full: BTreeMap<u8, String> = (2..=254u8).map(|h| (h, "x".to_string())).collect();
+        assert_eq!(next_free(&full, Some(7)), None);
     }
 }
