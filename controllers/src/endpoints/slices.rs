@@ -83,17 +83,50 @@ pub struct Plan {
     pub delete: Vec<String>,
 }
 
-/// The slice `svc` should have for `ports` holding `endpoints` (labels, owner; no name).
-fn new_slice(svc: &Service, ports: &PortSet, endpoints: Vec<Endpoint>) -> EndpointSlice {
-    let mut s = EndpointSlice::default();
-    s.metadata.generate_name = Some(format!("{}-", svc.name()));
-    s.metadata.namespace = svc.metadata.namespace.clone();
-    s.metadata.labels = desired_labels(svc);
-    s.metadata.owner_references = vec![owner(svc)];
-    s.address_type = "IPv4".into();
-    s.endpoints = endpoints;
-    s.ports = ports.clone();
-    s
+/// What every slice of one set carries (the set is one Service's slices for this controller, one
+/// Endpoints object's for the mirroring controller): where and how new slices are made, which labels
+/// and owner all of them have, and whether an empty set keeps a placeholder slice.
+#[derive(Clone, Debug)]
+pub struct SliceSet {
+    /// New slices are named `<prefix>-<random>`.
+    pub prefix: String,
+    /// Their namespace.
+    pub namespace: Option<String>,
+    /// The labels every slice has (and gets back when they were changed).
+    pub labels: BTreeMap<String, String>,
+    /// Their owner (the garbage collector deletes them with it).
+    pub owner: OwnerReference,
+    /// `IPv4` or `IPv6`.
+    pub address_type: String,
+    /// Whether a set without endpoints keeps one empty slice (a Service's does).
+    pub placeholder: bool,
+}
+
+impl SliceSet {
+    /// The set of `svc`'s slices written by this controller.
+    pub fn for_service(svc: &Service) -> Self {
+        Self {
+            prefix: svc.name().to_string(),
+            namespace: svc.metadata.namespace.clone(),
+            labels: desired_labels(svc),
+            owner: owner(svc),
+            address_type: "IPv4".into(),
+            placeholder: true,
+        }
+    }
+
+    /// A new slice of this set for `ports` holding `endpoints` (no name yet).
+    fn new_slice(&self, ports: &PortSet, endpoints: Vec<Endpoint>) -> EndpointSlice {
+        let mut s = EndpointSlice::default();
+        s.metadata.generate_name = Some(format!("{}-", self.prefix));
+        s.metadata.namespace = self.namespace.clone();
+        s.metadata.labels = self.labels.clone();
+        s.metadata.owner_references = vec![self.owner.clone()];
+        s.address_type = self.address_type.clone();
+        s.endpoints = endpoints;
+        s.ports = ports.clone();
+        s
+    }
 }
 
 fn desired_labels(svc: &Service) -> BTreeMap<String, String> {
@@ -122,14 +155,28 @@ pub fn plan(
     endpoints: &[PodEndpoint],
     max: usize,
 ) -> Plan {
-    let mut desired: BTreeMap<PortSet, BTreeMap<String, Endpoint>> = BTreeMap::new();
+    let mut desired: Desired = BTreeMap::new();
     for e in endpoints {
         desired
             .entry(port_set(&e.ports))
             .or_default()
             .insert(e.ip.clone(), to_endpoint(e));
     }
-    let labels = desired_labels(svc);
+    plan_set(&SliceSet::for_service(svc), existing, &desired, max)
+}
+
+/// The endpoints a set should hold: by port set, then by address.
+pub type Desired = BTreeMap<Vec<EndpointSlicePort>, BTreeMap<String, Endpoint>>;
+
+/// Decides the writes that turn `existing` (the slices of `set`) into slices holding `desired`, at
+/// most `max` endpoints each, touching as few slices as it can (see the module docs).
+pub fn plan_set(
+    set: &SliceSet,
+    existing: &[Arc<EndpointSlice>],
+    desired: &Desired,
+    max: usize,
+) -> Plan {
+    let labels = set.labels.clone();
     let mut plan = Plan::default();
     // Slices kept, by port set, with their new endpoints.
     let mut kept: BTreeMap<PortSet, Vec<EndpointSlice>> = BTreeMap::new();
@@ -164,7 +211,7 @@ pub fn plan(
         }
         kept.entry(ports).or_default().push(next);
     }
-    for (ports, want) in &desired {
+    for (ports, want) in desired {
         let slices = kept.entry(ports.clone()).or_default();
         let mut fresh: Vec<Endpoint> = want
             .iter()
@@ -177,7 +224,7 @@ pub fn plan(
             s.endpoints.extend(fresh.drain(..n));
         }
         for chunk in fresh.chunks(max) {
-            plan.create.push(new_slice(svc, ports, chunk.to_vec()));
+            plan.create.push(set.new_slice(ports, chunk.to_vec()));
         }
     }
     for (_, slices) in kept {
@@ -190,7 +237,7 @@ pub fn plan(
     }
     // A Service without endpoints keeps one empty slice.
     let remaining = existing.len() - plan.delete.len() + plan.create.len();
-    if remaining == 0 {
+    if remaining == 0 && set.placeholder {
         let placeholder = plan.delete.iter().position(|name| {
             existing
                 .iter()
@@ -207,14 +254,14 @@ pub fn plan(
                     }
                 }
             }
-            None => plan.create.push(new_slice(svc, &Vec::new(), Vec::new())),
+            None => plan.create.push(set.new_slice(&Vec::new(), Vec::new())),
         }
     }
     plan
 }
 
 /// The resourceVersion each slice was written at (`None`: deleted).
-type Writes = HashMap<String, Option<u64>>;
+pub(super) type Writes = HashMap<String, Option<u64>>;
 
 /// What the controller last wrote per Service (and when), until the cache shows it.
 #[derive(Default)]
@@ -230,7 +277,7 @@ impl Tracker {
     }
 
     /// Whether `slices` (the cache's view of `svc`'s slices) show every write recorded for it.
-    fn is_current(&self, svc: &str, slices: &[Arc<EndpointSlice>]) -> bool {
+    pub(super) fn is_current(&self, svc: &str, slices: &[Arc<EndpointSlice>]) -> bool {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let Some((at, writes)) = map.get(svc) else {
             return true;
@@ -250,7 +297,7 @@ impl Tracker {
         current
     }
 
-    fn record(&self, svc: &str, writes: Writes) {
+    pub(super) fn record(&self, svc: &str, writes: Writes) {
         if !writes.is_empty() {
             self.0
                 .lock()
@@ -259,9 +306,44 @@ impl Tracker {
         }
     }
 
-    fn forget(&self, svc: &str) {
+    pub(super) fn forget(&self, svc: &str) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(svc);
     }
+}
+
+/// Carries out `plan` through `api`: what was written (for the [`Tracker`]) and the last error.
+pub(super) async fn apply(
+    api: &Api<EndpointSlice>,
+    plan: &Plan,
+) -> (Writes, Result<(), ClientError>) {
+    let mut writes = HashMap::new();
+    let mut result = Ok(());
+    for name in &plan.delete {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {
+                writes.insert(name.clone(), None);
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => result = Err(e),
+        }
+    }
+    for s in &plan.update {
+        match api.replace(s.name(), s).await {
+            Ok(w) => {
+                writes.insert(w.name().to_string(), Some(Tracker::rv(&w)));
+            }
+            Err(e) => result = Err(e),
+        }
+    }
+    for s in &plan.create {
+        match api.create(s).await {
+            Ok(w) => {
+                writes.insert(w.name().to_string(), Some(Tracker::rv(&w)));
+            }
+            Err(e) => result = Err(e),
+        }
+    }
+    (writes, result)
 }
 
 /// The EndpointSlice controller.
@@ -352,33 +434,7 @@ impl EndpointSliceController {
             let endpoints = endpoints_of(svc, &pods, true);
             plan(svc, &existing, &endpoints, self.max_per_slice)
         };
-        let mut writes = HashMap::new();
-        let mut result = Ok(());
-        for name in &plan.delete {
-            match api.delete(name, &DeleteParams::default()).await {
-                Ok(_) => {
-                    writes.insert(name.clone(), None);
-                }
-                Err(e) if e.is_not_found() => {}
-                Err(e) => result = Err(e),
-            }
-        }
-        for s in &plan.update {
-            match api.replace(s.name(), s).await {
-                Ok(w) => {
-                    writes.insert(w.name().to_string(), Some(Tracker::rv(&w)));
-                }
-                Err(e) => result = Err(e),
-            }
-        }
-        for s in &plan.create {
-            match api.create(s).await {
-                Ok(w) => {
-                    writes.insert(w.name().to_string(), Some(Tracker::rv(&w)));
-                }
-                Err(e) => result = Err(e),
-            }
-        }
+        let (writes, result) = apply(&api, &plan).await;
         self.tracker.record(&key, writes);
         result.map(|_| Action::await_change())
     }
