@@ -1,5 +1,5 @@
 //! The control plane's controllers started together, sharing one informer per kind: the scheduler,
-//! the ReplicaSet controller, the EndpointSlice and Endpoints controllers, the service load balancer
+//! the ReplicaSet controller, the EndpointSlice, Endpoints and mirroring controllers, the service load balancer
 //! and the garbage collector
 //! watch pods, ReplicaSets and Services through the same caches (one copy of each object in memory,
 //! one watch per kind), and the node lifecycle controller runs beside them. This is what `skiff up`
@@ -23,6 +23,7 @@ use skiff_core::shutdown::Shutdown;
 use tokio::task::JoinHandle;
 
 use crate::endpoints::legacy::EndpointsController;
+use crate::endpoints::mirroring::MirroringController;
 use crate::endpoints::slices::EndpointSliceController;
 use crate::gc::GarbageCollector;
 use crate::node_lifecycle::{NodeLifecycle, NodeLifecycleConfig};
@@ -30,7 +31,8 @@ use crate::replicaset::ReplicaSetController;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::service_lb::ServiceLoadBalancer;
 
-/// Starts the scheduler, the ReplicaSet, EndpointSlice and Endpoints controllers, the garbage
+/// Starts the scheduler, the ReplicaSet, EndpointSlice, Endpoints and EndpointSlice mirroring
+/// controllers, the garbage
 /// collector and the node lifecycle controller on `client` until `shutdown`; returns their tasks.
 pub fn start(
     client: Arc<dyn Client>,
@@ -61,6 +63,12 @@ pub fn start(
         pods.clone(),
         endpoints.clone(),
     ));
+    let mirroring = Arc::new(MirroringController::new(
+        client.clone(),
+        endpoints.clone(),
+        services.clone(),
+        slices.clone(),
+    ));
     let load_balancer = Arc::new(ServiceLoadBalancer::new(
         client.clone(),
         services.clone(),
@@ -76,6 +84,7 @@ pub fn start(
     vec![
         tokio::spawn(slice_controller.run(shutdown.clone())),
         tokio::spawn(endpoints_controller.run(shutdown.clone())),
+        tokio::spawn(mirroring.run(shutdown.clone())),
         tokio::spawn(load_balancer.run(shutdown.clone())),
         tokio::spawn(scheduler.run(shutdown.clone())),
         tokio::spawn(replicasets.run(shutdown.clone())),

@@ -1,6 +1,8 @@
 //! The controllers that turn a Service's selector into addresses: the EndpointSlice controller
 //! ([`slices`], discovery.k8s.io/v1, what the proxy and DNS read) and the Endpoints controller
-//! ([`legacy`], core/v1 Endpoints, what older clients read).
+//! ([`legacy`], core/v1 Endpoints, what older clients read); and the mirroring controller
+//! ([`mirroring`]), which copies the hand-written Endpoints of a Service without a selector into
+//! EndpointSlices.
 //!
 //! Both reconcile a Service from the same two caches (Services, Pods) and share this module's rules,
 //! which are Kubernetes':
@@ -16,10 +18,11 @@
 //! ```
 //!
 //! A change of a pod wakes every Service whose selector selects it before or after the change.
-//! Services without a selector are left alone: their endpoints are written by hand (the `kubernetes`
-//! Service's by the API server).
+//! Services without a selector are left alone by the first two: their Endpoints are written by hand
+//! (and mirrored), the `kubernetes` Service's by the API server.
 
 pub mod legacy;
+pub mod mirroring;
 pub mod slices;
 
 use std::collections::BTreeMap;
