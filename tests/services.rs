@@ -1,6 +1,7 @@
 //! Services end to end on `skiff up` with real pods (the process runtime) and the real kubectl: a
 //! ReplicaSet of web servers exposed with `kubectl expose`, its Endpoints and EndpointSlices following
-//! readiness and scale, the Service variables in a client pod's environment, and everything released
+//! readiness and scale, a selectorless Service whose hand-written Endpoints are mirrored into an
+//! EndpointSlice and routed, the Service variables in a client pod's environment, and everything released
 //! when the Service goes. Needs root (see `common`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -318,6 +319,176 @@ async fn suite(mode: &str, net: u8) {
     } else {
         assert!(is_local(&ip), "{ip} is held on lo in userspace mode");
     }
+    // A Service without a selector and the Endpoints its user writes: mirrored into an
+    // EndpointSlice by the mirroring controller, which the proxy routes like any other.
+    let ips = pod_ips(&c);
+    let (only, other) = (&ips[0], &ips[1]);
+    let only_name = get(&format!("{only}:8080"), "/name").unwrap();
+    let manual = c.dir.join("manual.yaml");
+    std::fs::write(
+        &manual,
+        format!(
+            r#"
+apiVersion: v1
+kind: Service
+metadata: {{name: ext}}
+spec:
+  ports: [{{port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: ext, labels: {{team: data}}}}
+subsets:
+- addresses: [{{ip: {only}}}]
+  notReadyAddresses: [{{ip: {other}}}]
+  ports: [{{port: 8080}}]
+"#
+        ),
+    )
+    .unwrap();
+    ok(&c, &["apply", "-f", manual.to_str().unwrap()]);
+    let mut want = [format!("{only}=true"), format!("{other}=false")];
+    want.sort();
+    let want = format!(
+        "endpointslicemirroring-controller.k8s.io data Endpoints {}",
+        want.join(" ")
+    );
+    let mirrored = [
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=ext",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.labels.endpointslice\\.kubernetes\\.io/managed-by} {.metadata.labels.team} {.metadata.ownerReferences[0].kind}{range .endpoints[*]} {.addresses[0]}={.conditions.ready}{end}{end}",
+    ];
+    eventually("the mirrored slice", || {
+        let got = ok(&c, &mirrored);
+        if got == want {
+            Ok(())
+        } else {
+            Err(format!("{got:?}, want {want:?}"))
+        }
+    });
+    let ext = ok(
+        &c,
+        &["get", "svc", "ext", "-o", "jsonpath={.spec.clusterIP}"],
+    );
+    let ext_vip = format!("{ext}:80");
+    eventually("the mirrored endpoint answers (only the ready one)", || {
+        let names = answering(&ext_vip, 10);
+        if names == [only_name.clone()] {
+            Ok(())
+        } else {
+            Err(format!("{names:?}"))
+        }
+    });
+    ok(&c, &["delete", "endpoints", "ext"]);
+    eventually("the mirrored slice gone with its Endpoints", || {
+        let got = ok(&c, &mirrored);
+        if got.is_empty() {
+            Ok(())
+        } else {
+            Err(got)
+        }
+    });
+    ok(&c, &["delete", "svc", "ext"]);
+
+    // UDP: a client keeping its source port follows the Service when its endpoint leaves (the
+    // proxy forgets the stale flow: conntrack entries in nftables mode, the relay's flow in
+    // userspace mode), instead of talking to the gone endpoint until the flow idles out.
+    let echo = c.dir.join("echo");
+    std::fs::create_dir_all(&echo).unwrap();
+    let mut manifest = String::from(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: echo}\nspec:\n  selector: {app: echo}\n  ports: [{port: 5300, protocol: UDP}]\n",
+    );
+    for name in ["echo-a", "echo-b"] {
+        std::fs::write(echo.join(name), "ready").unwrap();
+        manifest.push_str(&format!(
+            r#"---
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: echo}}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: echo
+    image: python3
+    command: ["python3", "-c", "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('', 5300))\nwhile True:\n  d, a = s.recvfrom(100)\n  s.sendto(b'{name}', a)"]
+    readinessProbe: {{exec: {{command: [test, -e, {dir}/{name}]}}, periodSeconds: 1, failureThreshold: 1}}
+"#,
+            dir = echo.display()
+        ));
+    }
+    let file = c.dir.join("echo.yaml");
+    std::fs::write(&file, manifest).unwrap();
+    ok(&c, &["apply", "-f", file.to_str().unwrap()]);
+    let ready_echoes = || {
+        words(
+            &c,
+            &[
+                "get",
+                "endpointslices",
+                "-l",
+                "kubernetes.io/service-name=echo",
+                "-o",
+                "jsonpath={range .items[*].endpoints[?(@.conditions.ready==true)]}{.targetRef.name} {end}",
+            ],
+        )
+    };
+    eventually("two ready UDP endpoints", || match ready_echoes() {
+        r if r.len() == 2 => Ok(()),
+        r => Err(format!("{r:?}")),
+    });
+    let echo_ip = ok(
+        &c,
+        &["get", "svc", "echo", "-o", "jsonpath={.spec.clusterIP}"],
+    );
+    let client = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let ask = || -> Result<String, String> {
+        client
+            .send_to(b"who", format!("{echo_ip}:5300"))
+            .map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 100];
+        let (n, _) = client.recv_from(&mut buf).map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+    };
+    let mut first = String::new();
+    eventually("a UDP answer through the ClusterIP", || {
+        first = ask()?;
+        Ok(())
+    });
+    let other = if first == "echo-a" {
+        "echo-b"
+    } else {
+        "echo-a"
+    };
+    // The same flow keeps its endpoint while it is ready...
+    for _ in 0..5 {
+        assert_eq!(ask().unwrap(), first, "one flow, one endpoint");
+    }
+    // ... and moves when it is not.
+    std::fs::remove_file(echo.join(&first)).unwrap();
+    eventually("the answering endpoint not ready", || {
+        match ready_echoes() {
+            r if r == [other.to_string()] => Ok(()),
+            r => Err(format!("{r:?}")),
+        }
+    });
+    eventually(
+        "the same UDP flow answered by the other endpoint",
+        || match ask() {
+            Ok(name) if name == other => Ok(()),
+            got => Err(format!("{got:?}")),
+        },
+    );
+    ok(
+        &c,
+        &["delete", "-f", file.to_str().unwrap(), "--wait=false"],
+    );
+
     let described = ok(&c, &["describe", "svc", "web"]);
     assert!(
         described.contains("Endpoints:") && described.contains(":8080"),

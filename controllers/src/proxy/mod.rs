@@ -18,6 +18,7 @@
 //! on stop it removes its listeners and addresses.
 
 pub mod addresses;
+pub mod conntrack;
 pub mod model;
 pub mod nftables;
 pub mod userspace;

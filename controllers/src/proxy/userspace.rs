@@ -42,8 +42,8 @@ const UDP_IDLE: Duration = Duration::from_secs(60);
 /// Where a listener listens: (address, port, protocol).
 type ListenKey = (SocketAddr, Protocol);
 
-/// A UDP listener's flows: per client, its upstream socket and when it was last used.
-type Flows = Arc<Mutex<HashMap<SocketAddr, (Arc<UdpSocket>, Instant)>>>;
+/// A UDP listener's flows: per client, its upstream socket, when it was last used and its endpoint.
+type Flows = Arc<Mutex<HashMap<SocketAddr, (Arc<UdpSocket>, Instant, SocketAddr)>>>;
 
 /// The endpoints of one Service port, shared with its listeners.
 #[derive(Default)]
@@ -55,6 +55,14 @@ struct Backends {
 }
 
 impl Backends {
+    /// Whether `ep` is still one of the endpoints.
+    fn has(&self, ep: &SocketAddr) -> bool {
+        self.endpoints
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(ep)
+    }
+
     /// The endpoint for a connection from `client`.
     fn pick(&self, client: SocketAddr) -> Option<SocketAddr> {
         let eps = self
@@ -144,11 +152,19 @@ async fn serve_udp(socket: UdpSocket, backends: Arc<Backends>) {
         let Ok((n, from)) = socket.recv_from(&mut buf).await else {
             continue;
         };
-        let existing = flows
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&from)
-            .map(|(s, _)| s.clone());
+        // A flow whose endpoint was removed is forgotten, so the client's next datagram picks a
+        // live one (what clearing conntrack entries does for the kernel's NAT).
+        let existing = {
+            let mut table = flows.lock().unwrap_or_else(|p| p.into_inner());
+            match table.get(&from) {
+                Some((s, _, ep)) if backends.has(ep) => Some(s.clone()),
+                Some(_) => {
+                    table.remove(&from);
+                    None
+                }
+                None => None,
+            }
+        };
         let upstream = match existing {
             Some(s) => s,
             None => {
@@ -165,7 +181,7 @@ async fn serve_udp(socket: UdpSocket, backends: Arc<Backends>) {
                 flows
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(from, (up.clone(), Instant::now()));
+                    .insert(from, (up.clone(), Instant::now(), ep));
                 // Replies go back to the client until the flow is idle.
                 let (reply, down, table) = (up.clone(), socket.clone(), flows.clone());
                 tokio::spawn(async move {
@@ -174,10 +190,14 @@ async fn serve_udp(socket: UdpSocket, backends: Arc<Backends>) {
                     {
                         let _ = down.send_to(&buf[..n], from).await;
                     }
-                    table
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&from);
+                    // Only this flow's entry: a newer flow of the same client stays.
+                    let mut table = table.lock().unwrap_or_else(|p| p.into_inner());
+                    if table
+                        .get(&from)
+                        .is_some_and(|(s, _, _)| Arc::ptr_eq(s, &reply))
+                    {
+                        table.remove(&from);
+                    }
                 });
                 up
             }

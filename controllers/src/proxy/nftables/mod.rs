@@ -18,8 +18,9 @@
 //!   comment naming the table), and removes it on cleanup. iptables owns that chain, so the rule
 //!   goes through `iptables`, not nft.
 //!
-//! UDP flows already tracked keep their endpoint until conntrack forgets them (kube-proxy deletes
-//! those entries with `conntrack -D`; Skiff does not yet).
+//! - UDP flows tracked before a change keep their translation until conntrack forgets them; after
+//!   each sync the proxy deletes the stale ones ([`conntrack`](super::conntrack), `conntrack -D`, as
+//!   kube-proxy does).
 
 pub mod ruleset;
 
@@ -32,6 +33,7 @@ use tokio::sync::Mutex;
 
 pub use ruleset::Ruleset;
 
+use super::conntrack::{stale_flows, StaleFlow};
 use super::model::{ProxiedPort, ProxyState};
 use super::userspace::UserspaceProxy;
 use super::{Proxy, ProxyError};
@@ -44,6 +46,8 @@ pub trait Netfilter: Send + Sync + 'static {
     /// Makes sure (or, with `false`, no longer) a `FORWARD` policy of drop lets translated
     /// connections through; `tag` names the rule.
     async fn allow_forwarding(&self, tag: &str, allow: bool) -> Result<(), ProxyError>;
+    /// Deletes the conntrack entries of stale UDP flows ([`crate::proxy::conntrack`]).
+    async fn forget_flows(&self, flows: &[StaleFlow]) -> Result<(), ProxyError>;
 }
 
 /// The real thing: the `nft` program and `iptables`.
@@ -170,6 +174,37 @@ impl Netfilter for Kernel {
             }
         }
         Ok(())
+    }
+
+    async fn forget_flows(&self, flows: &[StaleFlow]) -> Result<(), ProxyError> {
+        let mut result = Ok(());
+        for flow in flows {
+            let args = flow.args();
+            let command = format!("conntrack {}", args.join(" "));
+            match tokio::process::Command::new("conntrack")
+                .args(&args)
+                .output()
+                .await
+            {
+                // No entry matched: conntrack says so and exits 1; that is no failure.
+                Ok(out)
+                    if out.status.success()
+                        || String::from_utf8_lossy(&out.stderr).contains("0 flow entries") => {}
+                Ok(out) => {
+                    result = Err(ProxyError::Command {
+                        command,
+                        message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                    })
+                }
+                Err(e) => {
+                    return Err(ProxyError::Command {
+                        command,
+                        message: format!("{e} (the conntrack program: Debian's conntrack package)"),
+                    })
+                }
+            }
+        }
+        result
     }
 }
 
@@ -319,6 +354,15 @@ impl Proxy for NftablesProxy {
             state.ports.iter().cloned().partition(on_loopback);
         kernel.sort_by(|a, b| (&a.name, a.protocol).cmp(&(&b.name, b.protocol)));
         let mut applied = self.applied.lock().await;
+        let udp = |ports: &[ProxiedPort]| -> Vec<ProxiedPort> {
+            ports
+                .iter()
+                .filter(|p| p.protocol == crate::proxy::model::Protocol::Udp)
+                .cloned()
+                .collect()
+        };
+        let udp_before = applied.as_ref().map(|a| udp(&a.ports)).unwrap_or_default();
+        let udp_after = udp(&kernel);
         let script = match applied.as_mut() {
             Some(prev) => match prev.update(&self.table, &kernel) {
                 Some(script) => script,
@@ -347,6 +391,14 @@ impl Proxy for NftablesProxy {
             tracing::debug!(table = %self.table, commands = count, elapsed = ?started.elapsed(), "nftables: applied");
         }
         drop(applied);
+        // The rules are in place: UDP flows still bound to gone endpoints are forgotten. A failure
+        // here leaves them to idle out; the rules stand, so the sync counts as done.
+        let stale = stale_flows(&udp_before, &udp_after);
+        if !stale.is_empty() {
+            if let Err(e) = self.netfilter.forget_flows(&stale).await {
+                tracing::warn!(error = %e, "nftables: stale UDP flows not cleared");
+            }
+        }
         self.loopback.sync(&ProxyState { ports: local }).await
     }
 
@@ -373,6 +425,7 @@ mod tests {
     struct Recorder {
         documents: StdMutex<Vec<String>>,
         forwarding: StdMutex<Vec<bool>>,
+        flows: StdMutex<Vec<StaleFlow>>,
         fail: AtomicBool,
     }
 
@@ -390,6 +443,10 @@ mod tests {
         }
         async fn allow_forwarding(&self, _: &str, allow: bool) -> Result<(), ProxyError> {
             self.forwarding.lock().unwrap().push(allow);
+            Ok(())
+        }
+        async fn forget_flows(&self, flows: &[StaleFlow]) -> Result<(), ProxyError> {
+            self.flows.lock().unwrap().extend_from_slice(flows);
             Ok(())
         }
     }
@@ -482,6 +539,52 @@ add element ip t hairpin { 10.244.0.7 . 10.244.0.7 }
         );
         proxy.cleanup().await.unwrap();
         assert_eq!(nf.forwarding.lock().unwrap().last(), Some(&false));
+    }
+
+    #[tokio::test]
+    async fn udp_flows_of_a_removed_endpoint_are_forgotten_after_the_rules_change() {
+        let nf = Arc::new(Recorder::default());
+        let addresses = Arc::new(NoAddresses::default());
+        let proxy = NftablesProxy::new("t", nf.clone(), UserspaceProxy::new(addresses));
+        let mut dns = port("kube-system/dns:dns", "10.96.0.10", "10.244.0.2:5353");
+        dns.protocol = Protocol::Udp;
+        dns.endpoints.push("10.244.0.3:5353".parse().unwrap());
+        let web = port("default/web:", "10.96.0.20", "10.244.0.9:8080");
+        proxy
+            .sync(&ProxyState {
+                ports: vec![dns.clone(), web.clone()],
+            })
+            .await
+            .unwrap();
+        // The first sync: whatever reached the new UDP port before its rule is forgotten.
+        let first = std::mem::take(&mut *nf.flows.lock().unwrap());
+        assert_eq!(
+            first,
+            [StaleFlow {
+                dst: Some("10.96.0.10".parse().unwrap()),
+                port: 18_080,
+                nat: None
+            }]
+        );
+        // One UDP endpoint goes (and the TCP one): the UDP one's flows, after the new rules.
+        let mut fewer = dns.clone();
+        fewer.endpoints.remove(0);
+        let mut moved = web;
+        moved.endpoints = vec!["10.244.0.8:8080".parse().unwrap()];
+        proxy
+            .sync(&ProxyState {
+                ports: vec![fewer, moved],
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            *nf.flows.lock().unwrap(),
+            [StaleFlow {
+                dst: Some("10.96.0.10".parse().unwrap()),
+                port: 18_080,
+                nat: Some("10.244.0.2".parse().unwrap())
+            }]
+        );
     }
 
     /// The documents are accepted by the real `nft` (root and nftables needed).
