@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 use skiff_core::client::Client;
 use skiff_core::informer::InformerFactory;
-use skiff_core::kinds::{ConfigMap, EndpointSlice, Endpoints, Node, Pod, ReplicaSet, Service};
+use skiff_core::kinds::{
+    ConfigMap, EndpointSlice, Endpoints, Node, Pod, ReplicaSet, Secret, Service,
+};
 use skiff_core::shutdown::Shutdown;
 use tokio::task::JoinHandle;
 
@@ -80,7 +82,8 @@ pub fn start(
         .watch_informer(services)
         .watch_informer(endpoints)
         .watch_informer(slices)
-        .watch::<ConfigMap>();
+        .watch::<ConfigMap>()
+        .watch::<Secret>();
     vec![
         tokio::spawn(slice_controller.run(shutdown.clone())),
         tokio::spawn(endpoints_controller.run(shutdown.clone())),

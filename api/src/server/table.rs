@@ -542,6 +542,22 @@ fn shape(res: &ApiResource) -> (Vec<Value>, RowFn) {
                 ]
             },
         ),
+        ("", "secrets") => (
+            vec![
+                col("Name", "string", 0),
+                col("Type", "string", 0),
+                col("Data", "integer", 0),
+                col("Age", "string", 0),
+            ],
+            |c| {
+                vec![
+                    json!(s(c, "/metadata/name")),
+                    json!(s(c, "/type")),
+                    json!(c["data"].as_object().map_or(0, |m| m.len())),
+                    json!(age(c, "/metadata/creationTimestamp")),
+                ]
+            },
+        ),
         ("coordination.k8s.io", "leases") => (
             vec![
                 col("Name", "string", 0),

@@ -11,7 +11,7 @@ use serde_json::json;
 use skiff_core::client::{Api, DeleteParams, Patch};
 use skiff_core::controller::{Action, Context, ObjectRef, Reconciler};
 use skiff_core::events::EventType;
-use skiff_core::kinds::{ConfigMap, Container, ObjectReference, Pod};
+use skiff_core::kinds::{ConfigMap, Container, ObjectReference, Pod, Secret};
 use skiff_core::runtime::{
     labels, ContainerConfig, ContainerInfo, ContainerState, ImageRequest, LabelFilter, PullPolicy,
     Resources, RuntimeError, SandboxConfig, SandboxInfo, SandboxState,
@@ -421,6 +421,26 @@ async fn environment(
                     (None, false) => {
                         return Err(format!(
                             "configmap {name:?} key {:?} not found (env {})",
+                            r.key, e.name
+                        ))
+                    }
+                }
+            } else if let Some(r) = &src.secret_key_ref {
+                let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+                let api: Api<Secret> = Api::namespaced(agent.client.clone(), ns);
+                let name = r.name.as_deref().unwrap_or("");
+                let found = api
+                    .get_opt(name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|s| s.decoded(&r.key));
+                match (found, r.optional.unwrap_or(false)) {
+                    (Some(v), _) => String::from_utf8_lossy(&v).into_owned(),
+                    (None, true) => continue,
+                    (None, false) => {
+                        return Err(format!(
+                            "secret {name:?} key {:?} not found (env {})",
                             r.key, e.name
                         ))
                     }

@@ -1,11 +1,13 @@
 //! Pod volumes on the node: emptyDir as a directory per pod (removed with the pod), hostPath as is,
-//! configMap as files written from the ConfigMap; and every container's /etc/resolv.conf (see
-//! [`dns_config`](super::dns_config)).
+//! configMap and secret as files written from the object (its `items` selecting keys and paths,
+//! `defaultMode` and per-item `mode` as file modes, an `optional` one that is missing an empty
+//! directory); and every container's /etc/resolv.conf (see [`dns_config`](super::dns_config)).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use skiff_core::client::Api;
-use skiff_core::kinds::{ConfigMap, Container, Pod};
+use skiff_core::kinds::{ConfigMap, Container, KeyToPath, Pod, Secret};
 use skiff_core::runtime::Mount;
 
 use super::{AgentError, NodeAgent};
@@ -49,7 +51,27 @@ pub(crate) async fn mounts(
             p
         } else if let Some(cm) = &vol.config_map {
             let p = pod_dir(agent, &uid).join("volumes").join(&vol.name);
-            write_config_map(agent, pod, cm.name.as_deref().unwrap_or(""), &p).await?;
+            let name = cm.name.as_deref().unwrap_or("");
+            let keys = config_map_keys(agent, pod, name).await?;
+            let projection = Projection {
+                what: format!("configmap {name:?}"),
+                items: &cm.items,
+                default_mode: cm.default_mode,
+                optional: cm.optional.unwrap_or(false),
+            };
+            projection.write(keys, &p)?;
+            p
+        } else if let Some(secret) = &vol.secret {
+            let p = pod_dir(agent, &uid).join("volumes").join(&vol.name);
+            let name = secret.secret_name.as_deref().unwrap_or("");
+            let keys = secret_keys(agent, pod, name).await?;
+            let projection = Projection {
+                what: format!("secret {name:?}"),
+                items: &secret.items,
+                default_mode: secret.default_mode,
+                optional: secret.optional.unwrap_or(false),
+            };
+            projection.write(keys, &p)?;
             p
         } else {
             return Err(format!(
@@ -90,24 +112,118 @@ pub(crate) async fn mounts(
     Ok(out)
 }
 
-async fn write_config_map(
+/// A ConfigMap's keys and values (`binaryData` decoded); `None` when it does not exist.
+async fn config_map_keys(
     agent: &NodeAgent,
     pod: &Pod,
     name: &str,
-    dir: &Path,
-) -> Result<(), String> {
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
+    use base64::Engine as _;
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     let api: Api<ConfigMap> = Api::namespaced(agent.client.clone(), ns);
-    let cm = api
-        .get(name)
+    let Some(cm) = api
+        .get_opt(name)
         .await
-        .map_err(|e| format!("configmap {name:?}: {e}"))?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for (key, value) in &cm.data {
-        std::fs::write(dir.join(key), value)
-            .map_err(|e| format!("{}: {e}", dir.join(key).display()))?;
+        .map_err(|e| format!("configmap {name:?}: {e}"))?
+    else {
+        return Ok(None);
+    };
+    let mut keys: BTreeMap<String, Vec<u8>> = cm
+        .data
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect();
+    for (k, v) in &cm.binary_data {
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(v) {
+            keys.insert(k.clone(), bytes);
+        }
     }
-    Ok(())
+    Ok(Some(keys))
+}
+
+/// A Secret's keys and decoded values; `None` when it does not exist.
+async fn secret_keys(
+    agent: &NodeAgent,
+    pod: &Pod,
+    name: &str,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let api: Api<Secret> = Api::namespaced(agent.client.clone(), ns);
+    let Some(secret) = api
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("secret {name:?}: {e}"))?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        secret
+            .data
+            .keys()
+            .filter_map(|k| secret.decoded(k).map(|v| (k.clone(), v)))
+            .collect(),
+    ))
+}
+
+/// How a configMap or secret volume lays out its object's keys.
+struct Projection<'a> {
+    /// `configmap "x"` or `secret "x"`, for messages.
+    what: String,
+    items: &'a [KeyToPath],
+    default_mode: Option<i32>,
+    optional: bool,
+}
+
+impl Projection<'_> {
+    /// The files (relative path, content, mode) for `keys`, as the kubelet lays them out.
+    fn files(
+        &self,
+        keys: &BTreeMap<String, Vec<u8>>,
+    ) -> Result<Vec<(String, Vec<u8>, u32)>, String> {
+        let mode = |m: Option<i32>| m.or(self.default_mode).unwrap_or(0o644) as u32 & 0o777;
+        if self.items.is_empty() {
+            return Ok(keys
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone(), mode(None)))
+                .collect());
+        }
+        let mut out = Vec::new();
+        for item in self.items {
+            match keys.get(&item.key) {
+                Some(v) => out.push((item.path.clone(), v.clone(), mode(item.mode))),
+                None if self.optional => {}
+                None => {
+                    return Err(format!(
+                        "{}: key {:?} not found (volume item {:?})",
+                        self.what, item.key, item.path
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the files of `keys` (`None`: the object is missing) under `dir`.
+    fn write(&self, keys: Option<BTreeMap<String, Vec<u8>>>, dir: &Path) -> Result<(), String> {
+        use std::os::unix::fs::PermissionsExt;
+        let keys = match keys {
+            Some(k) => k,
+            None if self.optional => BTreeMap::new(),
+            None => return Err(format!("{} not found", self.what)),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for (path, content, mode) in self.files(&keys)? {
+            let file = dir.join(&path);
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            std::fs::write(&file, content).map_err(|e| format!("{}: {e}", file.display()))?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+        Ok(())
+    }
 }
 
 /// Removes the pod's directory (emptyDir volumes and all).

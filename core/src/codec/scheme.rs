@@ -107,6 +107,7 @@ impl Scheme {
             .register::<kinds::Namespace>()
             .register::<kinds::Event>()
             .register::<kinds::ConfigMap>()
+            .register::<kinds::Secret>()
             .register::<kinds::Lease>()
             .register::<kinds::APIService>();
         s

@@ -19,7 +19,9 @@ mod pod;
 mod replicaset;
 mod service;
 
-use crate::kinds::{APIService, ConfigMap, EndpointSlice, Event, IPAddress, Lease, ServiceCIDR};
+use crate::kinds::{
+    APIService, ConfigMap, EndpointSlice, Event, IPAddress, Lease, Secret, ServiceCIDR,
+};
 
 pub use namespace::METADATA_NAME_LABEL;
 pub use pod::{default_pod_spec, pull_policy_for};
@@ -43,6 +45,12 @@ pub trait ApplyDefaults {
 impl ApplyDefaults for Event {}
 /// Nothing to fill (Kubernetes' `data: {}` is omitted on the wire anyway).
 impl ApplyDefaults for ConfigMap {}
+/// `type` defaults to `Opaque`.
+impl ApplyDefaults for Secret {
+    fn apply_defaults(&mut self) {
+        fill(&mut self.type_, crate::kinds::SECRET_TYPE_OPAQUE);
+    }
+}
 /// Kubernetes defaults nothing on Leases.
 impl ApplyDefaults for Lease {}
 /// The API server writes its APIServices whole.

@@ -86,6 +86,9 @@ pub fn default_pod_spec(spec: &mut PodSpec) {
         if let Some(cm) = &mut v.config_map {
             cm.default_mode.get_or_insert(0o644);
         }
+        if let Some(secret) = &mut v.secret {
+            secret.default_mode.get_or_insert(0o644);
+        }
     }
 }
 
@@ -267,6 +270,7 @@ mod tests {
                     field_path: "metadata.name".into(),
                 }),
                 config_map_key_ref: None,
+                secret_key_ref: None,
             }),
         });
         let mut pod = pod_with(c);

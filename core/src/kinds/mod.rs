@@ -13,6 +13,7 @@
 //! | [`Namespace`] | v1 | namespaces (ns) | cluster |
 //! | [`Event`] | v1 | events (ev) | namespaced |
 //! | [`ConfigMap`] | v1 | configmaps (cm) | namespaced |
+//! | [`Secret`] | v1 | secrets | namespaced |
 //! | [`Lease`] | coordination.k8s.io/v1 | leases | namespaced |
 //! | [`APIService`] | apiregistration.k8s.io/v1 | apiservices | cluster (read-only, one per served group-version) |
 //!
@@ -34,6 +35,7 @@ mod node;
 mod object_reference;
 mod pod;
 mod replicaset;
+mod secret;
 mod service;
 mod taint;
 
@@ -65,11 +67,16 @@ pub use pod::{
     EmptyDirVolumeSource, EnvVar, EnvVarSource, EphemeralContainer, ExecAction, HostIp,
     HostPathVolumeSource, HttpGetAction, HttpHeader, KeyToPath, ObjectFieldSelector, Pod,
     PodCondition, PodDnsConfig, PodDnsConfigOption, PodIp, PodSecurityContext, PodSpec, PodStatus,
-    PodTemplateSpec, Probe, ResourceRequirements, TcpSocketAction, Volume, VolumeMount,
+    PodTemplateSpec, Probe, ResourceRequirements, SecretKeySelector, SecretVolumeSource,
+    TcpSocketAction, Volume, VolumeMount,
 };
 pub use replicaset::{
     ReplicaSet, ReplicaSetCondition, ReplicaSetSpec, ReplicaSetStatus, Scale, ScaleSpec,
     ScaleStatus,
+};
+pub use secret::{
+    Secret, DOCKER_CFG_KEY, DOCKER_CONFIG_JSON_KEY, SECRET_TYPE_BASIC_AUTH, SECRET_TYPE_DOCKERCFG,
+    SECRET_TYPE_DOCKER_CONFIG_JSON, SECRET_TYPE_OPAQUE, SECRET_TYPE_SSH_AUTH, SECRET_TYPE_TLS,
 };
 pub use service::{
     ClientIPConfig, LoadBalancerIngress, LoadBalancerStatus, Service, ServicePort, ServiceSpec,

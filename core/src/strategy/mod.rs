@@ -28,7 +28,7 @@ pub use qos::qos_class;
 
 use crate::kinds::{
     APIService, ConfigMap, EndpointSlice, Endpoints, Event, IPAddress, Lease, Namespace,
-    NamespaceStatus, Node, Pod, PodStatus, ReplicaSet, ReplicaSetStatus, ServiceCIDR,
+    NamespaceStatus, Node, Pod, PodStatus, ReplicaSet, ReplicaSetStatus, Secret, ServiceCIDR,
 };
 use crate::validation::{FieldError, FieldErrors, FieldPath};
 
@@ -128,6 +128,41 @@ impl Strategy for ServiceCIDR {
 impl Strategy for Event {}
 /// No status.
 impl Strategy for ConfigMap {}
+/// No status; `stringData` is folded into `data` on every write.
+impl Strategy for Secret {
+    fn prepare_for_create(&mut self) {
+        self.fold_string_data();
+    }
+    fn prepare_for_update(&mut self, _old: &Self) {
+        self.fold_string_data();
+    }
+    /// `type` never changes; with `immutable: true`, neither does `data` (nor `immutable`).
+    fn validate_update(&self, old: &Self) -> FieldErrors {
+        let mut errs = FieldErrors::default();
+        if self.type_name() != old.type_name() {
+            errs.push(FieldError::invalid(
+                &FieldPath::new("type"),
+                self.type_name(),
+                "field is immutable",
+            ));
+        }
+        if old.immutable == Some(true) {
+            if self.data != old.data {
+                errs.push(FieldError::forbidden(
+                    &FieldPath::new("data"),
+                    "field is immutable when `immutable` is set",
+                ));
+            }
+            if self.immutable != Some(true) {
+                errs.push(FieldError::forbidden(
+                    &FieldPath::new("immutable"),
+                    "field is immutable when `immutable` is set",
+                ));
+            }
+        }
+        errs
+    }
+}
 /// No status.
 impl Strategy for Lease {}
 /// The API server writes its APIServices whole.

@@ -20,6 +20,7 @@ pub mod object_meta;
 pub mod pod;
 mod ports;
 mod replicaset;
+mod secret;
 mod service;
 
 pub use endpoint_slice::ADDRESS_TYPES;

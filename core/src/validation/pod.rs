@@ -179,6 +179,7 @@ fn validate_volumes(
             v.empty_dir.is_some(),
             v.host_path.is_some(),
             v.config_map.is_some(),
+            v.secret.is_some(),
         ]
         .iter()
         .filter(|s| **s)
@@ -222,12 +223,20 @@ fn validate_volumes(
                 }
             }
         }
-        if let Some(cm) = &v.config_map {
-            let cm_path = p.child("configMap");
-            if cm.name.as_deref().unwrap_or("").is_empty() {
-                errs.push(FieldError::required(&cm_path.child("name"), ""));
+        let projected = [
+            v.config_map
+                .as_ref()
+                .map(|cm| ("configMap", "name", cm.name.as_deref(), &cm.items)),
+            v.secret
+                .as_ref()
+                .map(|s| ("secret", "secretName", s.secret_name.as_deref(), &s.items)),
+        ];
+        for (kind, name_field, name, items) in projected.into_iter().flatten() {
+            let cm_path = p.child(kind);
+            if name.unwrap_or("").is_empty() {
+                errs.push(FieldError::required(&cm_path.child(name_field), ""));
             }
-            for (j, item) in cm.items.iter().enumerate() {
+            for (j, item) in items.iter().enumerate() {
                 let ip = cm_path.child("items").index(j);
                 if item.key.is_empty() {
                     errs.push(FieldError::required(&ip.child("key"), ""));
@@ -552,15 +561,19 @@ fn validate_env(e: &EnvVar, path: &FieldPath) -> FieldErrors {
                 "may not be specified when `value` is not empty",
             ));
         }
-        let sources = [from.field_ref.is_some(), from.config_map_key_ref.is_some()]
-            .iter()
-            .filter(|s| **s)
-            .count();
+        let sources = [
+            from.field_ref.is_some(),
+            from.config_map_key_ref.is_some(),
+            from.secret_key_ref.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
         if sources != 1 {
             errs.push(FieldError::invalid(
                 &p,
                 "",
-                "must specify exactly one of: `fieldRef`, `configMapKeyRef`",
+                "must specify exactly one of: `fieldRef`, `configMapKeyRef` or `secretKeyRef`",
             ));
         }
         if let Some(fr) = &from.field_ref {
@@ -584,18 +597,20 @@ fn validate_env(e: &EnvVar, path: &FieldPath) -> FieldErrors {
                 errs.push(FieldError::not_supported(&fp, &fr.field_path, SUPPORTED));
             }
         }
-        if let Some(cm) = &from.config_map_key_ref {
-            if cm.key.is_empty() {
-                errs.push(FieldError::required(
-                    &p.child("configMapKeyRef").child("key"),
-                    "",
-                ));
+        let refs = [
+            from.config_map_key_ref
+                .as_ref()
+                .map(|r| ("configMapKeyRef", r.name.as_deref(), r.key.as_str())),
+            from.secret_key_ref
+                .as_ref()
+                .map(|r| ("secretKeyRef", r.name.as_deref(), r.key.as_str())),
+        ];
+        for (field, name, key) in refs.into_iter().flatten() {
+            if key.is_empty() {
+                errs.push(FieldError::required(&p.child(field).child("key"), ""));
             }
-            if cm.name.as_deref().unwrap_or("").is_empty() {
-                errs.push(FieldError::required(
-                    &p.child("configMapKeyRef").child("name"),
-                    "",
-                ));
+            if name.unwrap_or("").is_empty() {
+                errs.push(FieldError::required(&p.child(field).child("name"), ""));
             }
         }
     }
