@@ -3,8 +3,8 @@
 # reachable) and served by a registry of our own on loopback, which the engines use as Docker Hub's mirror.
 # So manifests stay unchanged (`image: nginx`) and the engines' real pull path runs.
 #
-#   scripts/test-images.sh engines   start the registry, dockerd and Podman's REST service (both with the
-#                                    registry as Docker Hub's mirror), if not running
+#   scripts/test-images.sh engines   start the registries (Docker Hub's mirror, and one with a password
+#                                    for imagePullSecrets), dockerd and Podman's REST service, if not running
 #   scripts/test-images.sh images    build and push nginx, busybox, alpine/git and pause (cached)
 #   scripts/test-images.sh all       both (what .ci/run calls)
 #
@@ -16,6 +16,11 @@ set -euo pipefail
 
 DIR="${SKIFF_IMAGES_DIR:-/var/cache/skiff-images}"
 REGISTRY="127.0.0.1:5000"
+# A second registry that wants a password (htpasswd), for the imagePullSecrets tests; it holds
+# private/busybox. The credentials are the tests' (tests/engines.rs), not a secret.
+AUTH_REGISTRY="127.0.0.1:5001"
+AUTH_USER="skiff"
+AUTH_PASSWORD="pull-secret-test"
 mkdir -p "$DIR"
 
 log() { printf '  [images] %s\n' "$*"; }
@@ -38,10 +43,35 @@ storage:
 http:
   addr: $REGISTRY
 YAML
-  pkill -x docker-registry >/dev/null 2>&1 || true
+  pkill -f "docker-registry serve $DIR/registry.yml" >/dev/null 2>&1 || true
   nohup docker-registry serve "$DIR/registry.yml" >"$DIR/registry.log" 2>&1 &
   wait_for 20 curl -fsS "http://$REGISTRY/v2/" || { cat "$DIR/registry.log" >&2; exit 1; }
   log "registry on $REGISTRY"
+}
+
+start_auth_registry() {
+  # 401 without credentials: it is up.
+  if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$AUTH_REGISTRY/v2/")" = 401 ]; then return; fi
+  # bcrypt, which the registry's htpasswd wants (glibc's crypt has it on Debian 12).
+  python3 -W ignore -c "import crypt, sys; print(sys.argv[1] + ':' + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))" \
+    "$AUTH_USER" "$AUTH_PASSWORD" >"$DIR/htpasswd"
+  cat >"$DIR/auth-registry.yml" <<YAML
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $DIR/auth-registry
+http:
+  addr: $AUTH_REGISTRY
+auth:
+  htpasswd:
+    realm: skiff-test
+    path: $DIR/htpasswd
+YAML
+  pkill -f "docker-registry serve $DIR/auth-registry.yml" >/dev/null 2>&1 || true
+  nohup docker-registry serve "$DIR/auth-registry.yml" >"$DIR/auth-registry.log" 2>&1 &
+  wait_for 20 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://$AUTH_REGISTRY/v2/)\" = 401 ]" \
+    || { cat "$DIR/auth-registry.log" >&2; exit 1; }
+  log "registry with a password on $AUTH_REGISTRY"
 }
 
 start_dockerd() {
@@ -85,6 +115,9 @@ insecure = true
 [[registry]]
 location = "$REGISTRY"
 insecure = true
+[[registry]]
+location = "$AUTH_REGISTRY"
+insecure = true
 CONF
   if curl -fsS --unix-socket "$PODMAN_SOCK" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1; then return; fi
   rm -f "$PODMAN_SOCK"
@@ -118,6 +151,19 @@ busybox_rootfs() { # busybox_rootfs DIR: /bin/busybox with its applets
 }
 
 build_images() {
+  if ! curl -fsS -o /dev/null -u "$AUTH_USER:$AUTH_PASSWORD" "http://$AUTH_REGISTRY/v2/private/busybox/manifests/latest" \
+      -H 'Accept: application/vnd.docker.distribution.manifest.v2+json'; then
+    busybox_rootfs "$DIR/private"
+    tar -C "$DIR/private" -cf "$DIR/private.tar" .
+    docker import --change 'CMD ["sh"]' --change 'ENV PATH=/bin' "$DIR/private.tar" "$AUTH_REGISTRY/private/busybox:latest" >/dev/null
+    # A login of its own, so the machine's docker config is left as it was.
+    local cfg; cfg=$(mktemp -d)
+    echo "$AUTH_PASSWORD" | docker --config "$cfg" login -u "$AUTH_USER" --password-stdin "$AUTH_REGISTRY" >/dev/null
+    docker --config "$cfg" push -q "$AUTH_REGISTRY/private/busybox:latest" >/dev/null
+    rm -rf "$cfg"
+    docker rmi "$AUTH_REGISTRY/private/busybox:latest" >/dev/null
+    log "pushed private/busybox (password-protected)"
+  fi
   if ! in_registry library/busybox latest; then
     busybox_rootfs "$DIR/busybox"
     tar -C "$DIR/busybox" -cf "$DIR/busybox.tar" .
@@ -146,8 +192,8 @@ build_images() {
 }
 
 case "${1:-all}" in
-  engines) start_registry; start_dockerd; start_podman ;;
+  engines) start_registry; start_auth_registry; start_dockerd; start_podman ;;
   images) build_images ;;
-  all) start_registry; start_dockerd; start_podman; build_images ;;
+  all) start_registry; start_auth_registry; start_dockerd; start_podman; build_images ;;
   *) echo "usage: $0 [engines|images|all]" >&2; exit 2 ;;
 esac

@@ -886,6 +886,83 @@ spec:
     cluster.stop().await;
 }
 
+/// `imagePullSecrets`: an image in a registry that wants a password (scripts/test-images.sh serves
+/// `private/busybox` at 127.0.0.1:5001) is pulled with the credentials of a
+/// `kubernetes.io/dockerconfigjson` Secret, and refused without them.
+async fn image_pull_secrets_authenticate(engine: &Engine) {
+    if !can_run() || !engine.present() {
+        return;
+    }
+    let auth_registry = "127.0.0.1:5001";
+    let up = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://{auth_registry}/v2/"))
+        .output()
+        .is_ok_and(|o| o.stdout == b"401");
+    if !up {
+        assert!(
+            std::env::var("SKIFF_REQUIRE_ENGINES").as_deref() != Ok("1"),
+            "SKIFF_REQUIRE_ENGINES=1 but the password registry is not on {auth_registry} (scripts/test-images.sh)"
+        );
+        eprintln!(
+            "skipping: no password registry on {auth_registry}; scripts/test-images.sh starts it"
+        );
+        return;
+    }
+    let cluster = engine.start("pullsecret", "", 8, None);
+    let (ok, out) = cluster.kubectl(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "regcred",
+        &format!("--docker-server={auth_registry}"),
+        "--docker-username=skiff",
+        "--docker-password=pull-secret-test",
+    ]);
+    assert!(ok, "{out}");
+    let pod = |name: &str, secret: bool| {
+        format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  {secrets}
+  containers:
+  - {{name: main, image: "{auth_registry}/private/busybox:latest", imagePullPolicy: Always, command: [sleep, "3600"]}}
+"#,
+            secrets = if secret {
+                "imagePullSecrets: [{name: regcred}]"
+            } else {
+                ""
+            }
+        )
+    };
+    cluster.create(&pod("with-secret", true)).await;
+    cluster.create(&pod("without", false)).await;
+    cluster
+        .wait_for(
+            "with-secret",
+            "Running with the Secret's credentials",
+            |p| common::is_running(p, "main"),
+        )
+        .await;
+    let refused = cluster
+        .wait_for("without", "refused by the registry", |p| {
+            waiting_reason(p, "main")
+                .is_some_and(|(r, _)| r == "ErrImagePull" || r == "ImagePullBackOff")
+        })
+        .await;
+    let (_, message) = waiting_reason(&refused, "main").unwrap();
+    assert!(
+        message.contains("private/busybox"),
+        "the failed pull names the image: {message}"
+    );
+    cluster.kubectl(&["delete", "pod", "with-secret", "without", "--wait=true"]);
+    cluster.stop().await;
+}
+
 macro_rules! on_both_engines {
     ($($test:ident),* $(,)?) => {
         mod docker {
@@ -914,4 +991,5 @@ on_both_engines!(
     an_engine_that_dies_turns_the_node_not_ready,
     container_events_drive_restarts,
     services_reach_the_engines_pods,
+    image_pull_secrets_authenticate,
 );

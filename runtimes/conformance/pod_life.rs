@@ -108,6 +108,7 @@ pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) ->
             image: image.into(),
             policy: PullPolicy::Always,
             has_command: false,
+            credentials: Vec::new(),
         };
         assert!(!rt.ensure_image(&request).await.unwrap().id.is_empty());
     }
@@ -115,6 +116,7 @@ pub async fn a_pod_lives_and_goes(rt: &dyn Runtime, engine: &str, cidr: &str) ->
         image: "skiff-test/absent:1".into(),
         policy: PullPolicy::IfNotPresent,
         has_command: false,
+        credentials: Vec::new(),
     };
     assert!(matches!(
         rt.ensure_image(&missing).await,

@@ -465,6 +465,49 @@ async fn environment(
     Ok(env)
 }
 
+/// The credentials the pod's `imagePullSecrets` hold for `image`'s registry, in the pod's order. A
+/// Secret that is missing or of another type is skipped with a warning, as the kubelet does ("Unable
+/// to retrieve some image pull secrets"); the pull then goes on with what is left.
+async fn pull_credentials(
+    agent: &NodeAgent,
+    pod: &Pod,
+    image: &str,
+) -> Vec<skiff_core::runtime::RegistryCredential> {
+    use skiff_core::kinds::{
+        DOCKER_CFG_KEY, DOCKER_CONFIG_JSON_KEY, SECRET_TYPE_DOCKERCFG,
+        SECRET_TYPE_DOCKER_CONFIG_JSON,
+    };
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let api: Api<Secret> = Api::namespaced(agent.client.clone(), ns);
+    let mut out = Vec::new();
+    for name in pod
+        .spec
+        .image_pull_secrets
+        .iter()
+        .filter_map(|r| r.name.as_deref())
+    {
+        let secret = match api.get_opt(name).await {
+            Ok(Some(s)) => s,
+            _ => {
+                tracing::warn!(pod = %skiff_core::Resource::name(pod), secret = name, "image pull secret not found");
+                continue;
+            }
+        };
+        let key = match secret.type_name() {
+            SECRET_TYPE_DOCKER_CONFIG_JSON => DOCKER_CONFIG_JSON_KEY,
+            SECRET_TYPE_DOCKERCFG => DOCKER_CFG_KEY,
+            other => {
+                tracing::warn!(pod = %skiff_core::Resource::name(pod), secret = name, r#type = other, "image pull secret of another type");
+                continue;
+            }
+        };
+        if let Some(config) = secret.decoded(key) {
+            out.extend(skiff_core::runtime::engine::credentials_for(image, &config));
+        }
+    }
+    out
+}
+
 /// Creates and starts instance `attempt` of container `c`; problems become waiting reasons and events.
 #[allow(clippy::too_many_arguments)]
 async fn start(
@@ -482,6 +525,7 @@ async fn start(
         image: image.clone(),
         policy: PullPolicy::parse(c.image_pull_policy.as_deref()),
         has_command: !c.command.is_empty(),
+        credentials: pull_credentials(agent, pod, &image).await,
     };
     if let Err(failure) = pull(agent, pod, &image, &request, field.clone(), plan).await {
         return start_failed(agent, pod, &c.name, field, failure, plan).await;

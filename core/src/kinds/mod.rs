@@ -65,10 +65,10 @@ pub use pod::{
     ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, ContainerState,
     ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
     EmptyDirVolumeSource, EnvVar, EnvVarSource, EphemeralContainer, ExecAction, HostIp,
-    HostPathVolumeSource, HttpGetAction, HttpHeader, KeyToPath, ObjectFieldSelector, Pod,
-    PodCondition, PodDnsConfig, PodDnsConfigOption, PodIp, PodSecurityContext, PodSpec, PodStatus,
-    PodTemplateSpec, Probe, ResourceRequirements, SecretKeySelector, SecretVolumeSource,
-    TcpSocketAction, Volume, VolumeMount,
+    HostPathVolumeSource, HttpGetAction, HttpHeader, KeyToPath, LocalObjectReference,
+    ObjectFieldSelector, Pod, PodCondition, PodDnsConfig, PodDnsConfigOption, PodIp,
+    PodSecurityContext, PodSpec, PodStatus, PodTemplateSpec, Probe, ResourceRequirements,
+    SecretKeySelector, SecretVolumeSource, TcpSocketAction, Volume, VolumeMount,
 };
 pub use replicaset::{
     ReplicaSet, ReplicaSetCondition, ReplicaSetSpec, ReplicaSetStatus, Scale, ScaleSpec,

@@ -98,6 +98,84 @@ pub fn pull_reference(image: &str) -> String {
     }
 }
 
+/// The registry an image reference pulls from, as Docker reads it: the first path component when it
+/// looks like a host (has a `.` or a `:`, or is `localhost`), else Docker Hub (`docker.io`).
+///
+/// ```
+/// use skiff_core::runtime::engine::registry_host;
+/// assert_eq!(registry_host("nginx"), "docker.io");
+/// assert_eq!(registry_host("library/nginx:1.27"), "docker.io");
+/// assert_eq!(registry_host("127.0.0.1:5001/private/busybox"), "127.0.0.1:5001");
+/// assert_eq!(registry_host("ghcr.io/org/app@sha256:ab"), "ghcr.io");
+/// ```
+pub fn registry_host(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            first.to_string()
+        }
+        _ => "docker.io".into(),
+    }
+}
+
+/// A credential's server reduced to a host, Docker Hub's many spellings to `docker.io`.
+fn server_host(server: &str) -> String {
+    let s = server
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = s.split('/').next().unwrap_or(s);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The credentials of a `.dockerconfigjson` (`{"auths": {SERVER: {...}}}`) or a legacy `.dockercfg`
+/// (`{SERVER: {...}}`) that apply to `image`, as the kubelet matches them: the entry whose server is
+/// the image's registry; `username` and `password`, or `auth` (base64 `user:password`). Unreadable
+/// content yields none.
+///
+/// ```
+/// use skiff_core::runtime::engine::credentials_for;
+/// let config = br#"{"auths":{"127.0.0.1:5001":{"auth":"c2tpZmY6c2VjcmV0"}}}"#;
+/// let found = credentials_for("127.0.0.1:5001/private/busybox", config);
+/// assert_eq!((found[0].username.as_str(), found[0].password.as_str()), ("skiff", "secret"));
+/// assert!(credentials_for("busybox", config).is_empty());
+/// ```
+pub fn credentials_for(image: &str, config: &[u8]) -> Vec<crate::runtime::RegistryCredential> {
+    use base64::Engine as _;
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(config) else {
+        return Vec::new();
+    };
+    let auths = json.get("auths").unwrap_or(&json);
+    let Some(auths) = auths.as_object() else {
+        return Vec::new();
+    };
+    let want = registry_host(image);
+    auths
+        .iter()
+        .filter(|(server, _)| server_host(server) == want)
+        .filter_map(|(server, entry)| {
+            let field = |k: &str| entry.get(k).and_then(serde_json::Value::as_str);
+            let (username, password) = match (field("username"), field("password")) {
+                (Some(u), Some(p)) => (u.to_string(), p.to_string()),
+                _ => {
+                    let decoded = base64::engine::general_purpose::STANDARD
+                        .decode(field("auth")?)
+                        .ok()?;
+                    let text = String::from_utf8(decoded).ok()?;
+                    let (u, p) = text.split_once(':')?;
+                    (u.to_string(), p.to_string())
+                }
+            };
+            Some(crate::runtime::RegistryCredential {
+                server: server.clone(),
+                username,
+                password,
+            })
+        })
+        .collect()
+}
+
 /// The bridge gateway of a pod CIDR: its first address (`10.244.1.0/24` → `10.244.1.1`), as
 /// engines' bridge networks and the process runtime's bridge use. `None` for what is not IPv4.
 ///
@@ -192,7 +270,7 @@ impl From<Inspected> for ContainerInfo {
 ///
 /// ```
 /// use skiff_core::runtime::{engine::pull_decision, ImageRequest, PullPolicy};
-/// let req = |policy| ImageRequest { image: "nginx".into(), policy, has_command: false };
+/// let req = |policy| ImageRequest { image: "nginx".into(), policy, has_command: false, credentials: vec![] };
 /// assert_eq!(pull_decision(&req(PullPolicy::Always), Some("sha256:1".into())).unwrap(), None);
 /// assert_eq!(pull_decision(&req(PullPolicy::IfNotPresent), Some("sha256:1".into())).unwrap(), Some("sha256:1".into()));
 /// assert_eq!(pull_decision(&req(PullPolicy::IfNotPresent), None).unwrap(), None);

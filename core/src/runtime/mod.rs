@@ -32,8 +32,8 @@ use futures::stream::BoxStream;
 pub use network::{IpConfig, Network, PodNetworkRef};
 pub use types::{
     ContainerConfig, ContainerInfo, ContainerState, ExecIo, ImageInfo, ImageRequest, LabelFilter,
-    LogOptions, Mount, NetworkNamespace, PullPolicy, Resources, RuntimeError, RuntimeEvent,
-    RuntimeEventKind, RuntimeVersion, SandboxConfig, SandboxInfo, SandboxState,
+    LogOptions, Mount, NetworkNamespace, PullPolicy, RegistryCredential, Resources, RuntimeError,
+    RuntimeEvent, RuntimeEventKind, RuntimeVersion, SandboxConfig, SandboxInfo, SandboxState,
 };
 
 /// Label keys the node agent puts on sandboxes and containers.

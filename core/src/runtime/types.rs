@@ -181,6 +181,31 @@ pub struct ImageRequest {
     /// Whether the container gives its own `command` (a runtime whose images are executables needs
     /// nothing from the image then).
     pub has_command: bool,
+    /// Credentials for the image's registry from the pod's `imagePullSecrets`, tried in order (an
+    /// engine pulls anonymously when there are none).
+    pub credentials: Vec<RegistryCredential>,
+}
+
+/// A user name and password for a registry (from a `kubernetes.io/dockerconfigjson` Secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredential {
+    /// The registry as the Secret names it (`127.0.0.1:5001`, `https://index.docker.io/v1/`).
+    pub server: String,
+    /// The user.
+    pub username: String,
+    /// The password or token.
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryCredential {
+    /// The password is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryCredential")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// An available image.

@@ -282,20 +282,56 @@ impl DockerRuntime {
 
     /// Pulls `image` through the engine (its registry mirrors apply).
     pub(crate) async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
-        let options = CreateImageOptions {
-            from_image: Some(convert::pull_reference(image)),
-            ..CreateImageOptions::default()
-        };
-        let mut progress = self.docker.create_image(Some(options), None, None);
-        while let Some(step) = progress.next().await {
-            if let Err(e) = step {
-                return Err(RuntimeError::ImageNotFound {
-                    image: image.to_string(),
-                    message: format!("pulling image {image:?}: {}", engine(e)),
-                });
+        self.pull_with(image, &[]).await
+    }
+
+    /// Pulls `image` with each of `credentials` in turn until one works (anonymously when there
+    /// are none), as the kubelet tries a pod's pull secrets.
+    pub(crate) async fn pull_with(
+        &self,
+        image: &str,
+        credentials: &[skiff_core::runtime::RegistryCredential],
+    ) -> Result<(), RuntimeError> {
+        let mut attempts: Vec<Option<bollard::auth::DockerCredentials>> = credentials
+            .iter()
+            .map(|c| {
+                Some(bollard::auth::DockerCredentials {
+                    username: Some(c.username.clone()),
+                    password: Some(c.password.clone()),
+                    serveraddress: Some(c.server.clone()),
+                    ..bollard::auth::DockerCredentials::default()
+                })
+            })
+            .collect();
+        if attempts.is_empty() {
+            attempts.push(None);
+        }
+        let mut last = None;
+        for auth in attempts {
+            let options = CreateImageOptions {
+                from_image: Some(convert::pull_reference(image)),
+                ..CreateImageOptions::default()
+            };
+            let mut progress = self.docker.create_image(Some(options), None, auth);
+            let mut failed = None;
+            while let Some(step) = progress.next().await {
+                if let Err(e) = step {
+                    failed = Some(RuntimeError::ImageNotFound {
+                        image: image.to_string(),
+                        message: format!("pulling image {image:?}: {}", engine(e)),
+                    });
+                    break;
+                }
+            }
+            match failed {
+                None => return Ok(()),
+                Some(e) => last = Some(e),
             }
         }
-        Ok(())
+        Err(last.unwrap_or_else(|| RuntimeError::ImageNotFound {
+            image: image.to_string(),
+            message: format!("pulling image {image:?}"),
+        }))
     }
 
     /// Creates a container, removing a stale one of the same name first (cri-dockerd does).
@@ -485,7 +521,7 @@ impl Runtime for DockerRuntime {
         if let Some(id) = skiff_core::runtime::engine::pull_decision(request, present)? {
             return Ok(ImageInfo { id, pulled: false });
         }
-        self.pull(&request.image).await?;
+        self.pull_with(&request.image, &request.credentials).await?;
         let id = self.has_image(&request.image).await?.unwrap_or_default();
         Ok(ImageInfo { id, pulled: true })
     }

@@ -345,28 +345,60 @@ impl PodmanRuntime {
 
     /// Pulls `image` through Podman (registries.conf's search list and mirrors apply).
     async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+        self.pull_with(image, &[]).await
+    }
+
+    /// Pulls `image` with each of `credentials` in turn until one works (anonymously when there
+    /// are none), as the kubelet tries a pod's pull secrets; libpod gets them as `X-Registry-Auth`.
+    async fn pull_with(
+        &self,
+        image: &str,
+        credentials: &[skiff_core::runtime::RegistryCredential],
+    ) -> Result<(), RuntimeError> {
         let failed = |message: String| RuntimeError::ImageNotFound {
             image: image.to_string(),
             message: format!("pulling image {image:?}: {message}"),
         };
-        let opts = PullOpts::builder()
-            .reference(engine::pull_reference(image))
-            .policy(podman_api::opts::PullPolicy::Always)
-            .quiet(true)
-            .build();
-        let images = self.podman.images();
-        let mut progress = images.pull(&opts);
-        while let Some(step) = progress.next().await {
-            match step {
-                Ok(report) => {
-                    if let Some(e) = report.error.filter(|e| !e.is_empty()) {
-                        return Err(failed(e));
-                    }
-                }
-                Err(e) => return Err(failed(engine_error(e).to_string())),
-            }
+        let mut attempts: Vec<Option<podman_api::opts::RegistryAuth>> = credentials
+            .iter()
+            .map(|c| {
+                Some(
+                    podman_api::opts::RegistryAuth::builder()
+                        .username(&c.username)
+                        .password(&c.password)
+                        .server_address(&c.server)
+                        .build(),
+                )
+            })
+            .collect();
+        if attempts.is_empty() {
+            attempts.push(None);
         }
-        Ok(())
+        let mut last = None;
+        'attempts: for auth in attempts {
+            let mut builder = PullOpts::builder()
+                .reference(engine::pull_reference(image))
+                .policy(podman_api::opts::PullPolicy::Always)
+                .quiet(true);
+            if let Some(auth) = auth {
+                builder.auth(auth);
+            }
+            let opts = builder.build();
+            let images = self.podman.images();
+            let mut progress = images.pull(&opts);
+            while let Some(step) = progress.next().await {
+                let error = match step {
+                    Ok(report) => report.error.filter(|e| !e.is_empty()),
+                    Err(e) => Some(engine_error(e).to_string()),
+                };
+                if let Some(e) = error {
+                    last = Some(failed(e));
+                    continue 'attempts;
+                }
+            }
+            return Ok(());
+        }
+        Err(last.unwrap_or_else(|| failed("no attempt".into())))
     }
 
     /// Creates a container, removing a stale one of the same name first (as cri-dockerd does).
@@ -567,7 +599,7 @@ impl Runtime for PodmanRuntime {
         if let Some(id) = engine::pull_decision(request, present)? {
             return Ok(ImageInfo { id, pulled: false });
         }
-        self.pull(&request.image).await?;
+        self.pull_with(&request.image, &request.credentials).await?;
         let id = self.has_image(&request.image).await?.unwrap_or_default();
         Ok(ImageInfo { id, pulled: true })
     }
