@@ -286,6 +286,7 @@ impl Reconciler<Endpoints> for MirroringController {
 
 #[cfg(test)]
 mod tests {
+    use super::super::slices::tests::apply as apply_all;
     use super::*;
     use skiff_core::kinds::{EndpointAddress, EndpointPort, EndpointSubset};
 
@@ -317,27 +318,6 @@ mod tests {
             s.spec.selector.insert("app".into(), "db".into());
         }
         s
-    }
-
-    /// The slices `plan` leaves, as if every write succeeded.
-    fn apply_all(existing: &[Arc<EndpointSlice>], plan: &Plan) -> Vec<Arc<EndpointSlice>> {
-        let mut out: Vec<Arc<EndpointSlice>> = existing
-            .iter()
-            .filter(|s| !plan.delete.contains(&s.name().to_string()))
-            .map(|s| {
-                plan.update
-                    .iter()
-                    .find(|u| u.name() == s.name())
-                    .map(|u| Arc::new(u.clone()))
-                    .unwrap_or_else(|| s.clone())
-            })
-            .collect();
-        for (i, c) in plan.create.iter().enumerate() {
-            let mut c = c.clone();
-            c.metadata.name = Some(format!("db-m{}{i}", out.len()));
-            out.push(Arc::new(c));
-        }
-        out
     }
 
     #[test]

@@ -460,7 +460,7 @@ impl Reconciler<Service> for EndpointSliceController {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::tests::{pod, service};
     use super::*;
     use skiff_core::IntOrString;
@@ -479,7 +479,10 @@ mod tests {
     }
 
     /// The slices `plan` leaves, as if every write succeeded.
-    fn apply(existing: &[Arc<EndpointSlice>], plan: &Plan) -> Vec<Arc<EndpointSlice>> {
+    pub(in crate::endpoints) fn apply(
+        existing: &[Arc<EndpointSlice>],
+        plan: &Plan,
+    ) -> Vec<Arc<EndpointSlice>> {
         let mut out: Vec<Arc<EndpointSlice>> = existing
             .iter()
             .filter(|s| !plan.delete.contains(&s.name().to_string()))

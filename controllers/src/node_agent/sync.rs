@@ -415,15 +415,15 @@ async fn environment(
                     .ok()
                     .flatten()
                     .and_then(|cm| cm.data.get(&r.key).cloned());
-                match (found, r.optional.unwrap_or(false)) {
-                    (Some(v), _) => v,
-                    (None, true) => continue,
-                    (None, false) => {
-                        return Err(format!(
-                            "configmap {name:?} key {:?} not found (env {})",
-                            r.key, e.name
-                        ))
-                    }
+                let missing = || {
+                    format!(
+                        "configmap {name:?} key {:?} not found (env {})",
+                        r.key, e.name
+                    )
+                };
+                match referenced(found, r.optional, missing)? {
+                    Some(v) => v,
+                    None => continue,
                 }
             } else if let Some(r) = &src.secret_key_ref {
                 let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
@@ -434,16 +434,13 @@ async fn environment(
                     .await
                     .ok()
                     .flatten()
-                    .and_then(|s| s.decoded(&r.key));
-                match (found, r.optional.unwrap_or(false)) {
-                    (Some(v), _) => String::from_utf8_lossy(&v).into_owned(),
-                    (None, true) => continue,
-                    (None, false) => {
-                        return Err(format!(
-                            "secret {name:?} key {:?} not found (env {})",
-                            r.key, e.name
-                        ))
-                    }
+                    .and_then(|s| s.decoded(&r.key))
+                    .map(|v| String::from_utf8_lossy(&v).into_owned());
+                let missing =
+                    || format!("secret {name:?} key {:?} not found (env {})", r.key, e.name);
+                match referenced(found, r.optional, missing)? {
+                    Some(v) => v,
+                    None => continue,
                 }
             } else {
                 String::new()
@@ -463,6 +460,20 @@ async fn environment(
         }
     }
     Ok(env)
+}
+
+/// A referenced key's value (`configMapKeyRef`, `secretKeyRef`): `Ok(None)` when it is missing and
+/// `optional` (the variable is left out), the `missing` message when it is missing and required.
+fn referenced(
+    found: Option<String>,
+    optional: Option<bool>,
+    missing: impl FnOnce() -> String,
+) -> Result<Option<String>, String> {
+    match (found, optional.unwrap_or(false)) {
+        (Some(v), _) => Ok(Some(v)),
+        (None, true) => Ok(None),
+        (None, false) => Err(missing()),
+    }
 }
 
 /// The credentials the pod's `imagePullSecrets` hold for `image`'s registry, in the pod's order. A

@@ -98,6 +98,29 @@ pub fn pull_reference(image: &str) -> String {
     }
 }
 
+/// The network namespace of a sandbox whose pause (infra) container's process is `pid`: that
+/// process's (`/proc/PID/ns/net`); an error when it does not run.
+///
+/// ```
+/// use skiff_core::runtime::{engine::pid_network_namespace, NetworkNamespace};
+/// assert_eq!(
+///     pid_network_namespace("s1", Some(42)).unwrap(),
+///     NetworkNamespace::Path("/proc/42/ns/net".into())
+/// );
+/// assert!(pid_network_namespace("s1", Some(0)).is_err());
+/// ```
+pub fn pid_network_namespace(
+    sandbox: &str,
+    pid: Option<i64>,
+) -> Result<crate::runtime::NetworkNamespace, RuntimeError> {
+    let pid = pid
+        .filter(|p| *p > 0)
+        .ok_or_else(|| RuntimeError::Invalid(format!("sandbox {sandbox} is not running")))?;
+    Ok(crate::runtime::NetworkNamespace::Path(
+        format!("/proc/{pid}/ns/net").into(),
+    ))
+}
+
 /// The registry an image reference pulls from, as Docker reads it: the first path component when it
 /// looks like a host (has a `.` or a `:`, or is `localhost`), else Docker Hub (`docker.io`).
 ///

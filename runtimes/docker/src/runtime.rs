@@ -796,13 +796,10 @@ impl Runtime for DockerRuntime {
             return Ok(NetworkNamespace::Host);
         }
         // The pause container holds the pod's namespace: its process's is the pod's.
-        let pid = c
-            .state
-            .as_ref()
-            .and_then(|s| s.pid)
-            .filter(|p| *p > 0)
-            .ok_or_else(|| RuntimeError::Invalid(format!("sandbox {sandbox} is not running")))?;
-        Ok(NetworkNamespace::Path(format!("/proc/{pid}/ns/net").into()))
+        skiff_core::runtime::engine::pid_network_namespace(
+            sandbox,
+            c.state.as_ref().and_then(|s| s.pid),
+        )
     }
 
     async fn attach(&self, id: &str, io: ExecIo) -> Result<(), RuntimeError> {

@@ -778,12 +778,9 @@ impl Runtime for PodmanRuntime {
             return Ok(NetworkNamespace::Host);
         }
         // The infra container holds the pod's namespace: its process's is the pod's.
-        let pid = infra
-            .state
-            .as_ref()
-            .and_then(|s| s.pid)
-            .filter(|p| *p > 0)
-            .ok_or_else(|| RuntimeError::Invalid(format!("sandbox {sandbox} is not running")))?;
-        Ok(NetworkNamespace::Path(format!("/proc/{pid}/ns/net").into()))
+        skiff_core::runtime::engine::pid_network_namespace(
+            sandbox,
+            infra.state.as_ref().and_then(|s| s.pid),
+        )
     }
 }
