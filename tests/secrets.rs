@@ -18,7 +18,12 @@ spec:
   - name: main
     image: sh
     command: ["sleep", "600"]
+    envFrom:
+    - {prefix: DB_, secretRef: {name: db}}
+    - configMapRef: {name: settings}
+    - configMapRef: {name: absent, optional: true}
     env:
+    - {name: color, value: red}
     - name: PASSWORD
       valueFrom: {secretKeyRef: {name: db, key: password}}
     - name: MAYBE
@@ -82,6 +87,18 @@ async fn secrets_reach_containers_as_env_and_files() {
         .await;
     let env = ok(&["exec", "consumer", "--", "printenv", "PASSWORD"]);
     assert_eq!(env.trim(), "hunter2");
+    // envFrom: each key of the Secret after its prefix, the ConfigMap's keys, an explicit `env`
+    // winning over them.
+    let from = ok(&[
+        "exec",
+        "consumer",
+        "--",
+        "printenv",
+        "DB_user",
+        "DB_password",
+        "color",
+    ]);
+    assert_eq!(from, "admin\nhunter2\nred\n");
     let (has_maybe, _) = cluster.kubectl(&["exec", "consumer", "--", "printenv", "MAYBE"]);
     assert!(!has_maybe, "an optional missing key sets no variable");
     let creds = mnt.join("creds");

@@ -49,6 +49,12 @@ fn assert_case(name: &str, yaml: &str, expected: &[&str]) {
 fn pod_rules() {
     let cases: &[(&str, String, &[&str])] = &[
         ("minimal pod", pod_with_container(""), &[]),
+        ("envFrom a secret", pod_with_container("    envFrom: [{prefix: DB_, secretRef: {name: db}}]\n"), &[]),
+        ("envFrom without a source", pod_with_container("    envFrom: [{prefix: DB_}]\n"), &["spec.containers[0].envFrom[0]"]),
+        ("envFrom with two sources", pod_with_container("    envFrom: [{secretRef: {name: a}, configMapRef: {name: b}}]\n"), &["spec.containers[0].envFrom[0]"]),
+        ("envFrom without a name", pod_with_container("    envFrom: [{configMapRef: {}}]\n"), &["spec.containers[0].envFrom[0].configMapRef.name"]),
+        ("secretKeyRef without a key", pod_with_container("    env: [{name: A, valueFrom: {secretKeyRef: {name: s}}}]\n"), &["spec.containers[0].env[0].valueFrom.secretKeyRef.key"]),
+        ("secret volume without a name", pod("  volumes: [{name: v, secret: {}}]\n  containers: [{name: c, image: i}]\n"), &["spec.volumes[0].secret.secretName"]),
         ("no containers", pod("  containers: []\n"), &["spec.containers"]),
         ("bad pod name", "apiVersion: v1\nkind: Pod\nmetadata: {name: Web_1}\nspec:\n  containers: [{name: c, image: i}]\n".into(), &["metadata.name"]),
         ("missing name", "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec:\n  containers: [{name: c, image: i}]\n".into(), &["metadata.name"]),

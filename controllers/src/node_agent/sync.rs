@@ -378,8 +378,10 @@ async fn environment(
     c: &Container,
     sandbox: &SandboxInfo,
 ) -> Result<Vec<(String, String)>, String> {
-    let mut env = Vec::new();
+    let mut env = env_from(agent, pod, c).await?;
     for e in &c.env {
+        // An explicit variable wins over one from `envFrom`.
+        env.retain(|(name, _): &(String, String)| *name != e.name);
         let value = if let Some(v) = &e.value {
             v.clone()
         } else if let Some(src) = &e.value_from {
@@ -460,6 +462,64 @@ async fn environment(
         }
     }
     Ok(env)
+}
+
+/// The variables of the container's `envFrom`, in order (a later source wins a name): every key
+/// of each ConfigMap (`data`) or Secret (decoded), after its `prefix`. A key that cannot be a
+/// variable name (empty, or with `=`) is left out, as the kubelet does; a missing source that is not
+/// `optional` holds the container back.
+async fn env_from(
+    agent: &NodeAgent,
+    pod: &Pod,
+    c: &Container,
+) -> Result<Vec<(String, String)>, String> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let mut out: Vec<(String, String)> = Vec::new();
+    for from in &c.env_from {
+        let prefix = from.prefix.clone().unwrap_or_default();
+        let (what, r, keys) = if let Some(r) = &from.config_map_ref {
+            let api: Api<ConfigMap> = Api::namespaced(agent.client.clone(), ns);
+            let name = r.name.as_deref().unwrap_or("");
+            let keys = api
+                .get_opt(name)
+                .await
+                .ok()
+                .flatten()
+                .map(|cm| cm.data.clone().into_iter().collect::<Vec<_>>());
+            ("configmap", r, keys)
+        } else if let Some(r) = &from.secret_ref {
+            let api: Api<Secret> = Api::namespaced(agent.client.clone(), ns);
+            let name = r.name.as_deref().unwrap_or("");
+            let keys = api.get_opt(name).await.ok().flatten().map(|s| {
+                s.data
+                    .keys()
+                    .filter_map(|k| {
+                        s.decoded(k)
+                            .map(|v| (k.clone(), String::from_utf8_lossy(&v).into_owned()))
+                    })
+                    .collect::<Vec<_>>()
+            });
+            ("secret", r, keys)
+        } else {
+            continue;
+        };
+        let name = r.name.as_deref().unwrap_or("");
+        let Some(keys) = keys else {
+            if r.optional.unwrap_or(false) {
+                continue;
+            }
+            return Err(format!("{what} {name:?} not found (envFrom)"));
+        };
+        for (k, v) in keys {
+            let var = format!("{prefix}{k}");
+            if var.is_empty() || var.contains('=') {
+                continue;
+            }
+            out.retain(|(n, _)| *n != var);
+            out.push((var, v));
+        }
+    }
+    Ok(out)
 }
 
 /// A referenced key's value (`configMapKeyRef`, `secretKeyRef`): `Ok(None)` when it is missing and

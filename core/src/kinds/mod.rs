@@ -64,10 +64,10 @@ pub use object_reference::ObjectReference;
 pub use pod::{
     ConfigMapKeySelector, ConfigMapVolumeSource, Container, ContainerPort, ContainerState,
     ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
-    EmptyDirVolumeSource, EnvVar, EnvVarSource, EphemeralContainer, ExecAction, HostIp,
-    HostPathVolumeSource, HttpGetAction, HttpHeader, KeyToPath, LocalObjectReference,
-    ObjectFieldSelector, Pod, PodCondition, PodDnsConfig, PodDnsConfigOption, PodIp,
-    PodSecurityContext, PodSpec, PodStatus, PodTemplateSpec, Probe, ResourceRequirements,
+    EmptyDirVolumeSource, EnvFromSource, EnvObjectRef, EnvVar, EnvVarSource, EphemeralContainer,
+    ExecAction, HostIp, HostPathVolumeSource, HttpGetAction, HttpHeader, KeyToPath,
+    LocalObjectReference, ObjectFieldSelector, Pod, PodCondition, PodDnsConfig, PodDnsConfigOption,
+    PodIp, PodSecurityContext, PodSpec, PodStatus, PodTemplateSpec, Probe, ResourceRequirements,
     SecretKeySelector, SecretVolumeSource, TcpSocketAction, Volume, VolumeMount,
 };
 pub use replicaset::{

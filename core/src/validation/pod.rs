@@ -420,6 +420,31 @@ fn validate_container(
     for (i, e) in c.env.iter().enumerate() {
         errs.extend(validate_env(e, &path.child("env").index(i)));
     }
+    for (i, from) in c.env_from.iter().enumerate() {
+        let p = path.child("envFrom").index(i);
+        let refs = [
+            from.config_map_ref.as_ref().map(|r| ("configMapRef", r)),
+            from.secret_ref.as_ref().map(|r| ("secretRef", r)),
+        ];
+        let set: Vec<_> = refs.into_iter().flatten().collect();
+        match set.as_slice() {
+            [] => errs.push(FieldError::invalid(
+                &p,
+                "",
+                "must specify one of: `configMapRef` or `secretRef`",
+            )),
+            [(field, r)] => {
+                if r.name.as_deref().unwrap_or("").is_empty() {
+                    errs.push(FieldError::required(&p.child(field).child("name"), ""));
+                }
+            }
+            _ => errs.push(FieldError::invalid(
+                &p,
+                "",
+                "may not have more than one field specified at a time",
+            )),
+        }
+    }
     let mut mount_paths = BTreeSet::new();
     for (i, m) in c.volume_mounts.iter().enumerate() {
         let p = path.child("volumeMounts").index(i);
